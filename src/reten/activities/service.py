@@ -1,0 +1,276 @@
+"""Activities: creation and the one place where a status change is written.
+
+`apply_transition` is how every status change reaches the database: a compare-and-set on the
+activity's version (so a change decided on stale state is dropped, never applied twice), plus
+exactly one status event with its actor, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.activities.lifecycle import (
+    ActivityState,
+    ActivityStatus,
+    LifecycleStatus,
+    Transition,
+    Trigger,
+    decide,
+)
+from reten.activities.models import (
+    Activity,
+    ActivityStatusEvent,
+    ActivityType,
+    Channel,
+    CommerceAssignment,
+    TaskDetails,
+)
+from reten.commerces.models import Commerce
+from reten.kit.actor import Actor
+from reten.kit.db import TenantRepository
+from reten.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from reten.kit.time import utcnow
+from reten.operators.models import Operator
+from reten.routes.models import Route, RouteOperator
+
+
+@dataclass(frozen=True)
+class ActivityInput:
+    type: ActivityType
+    channel: Channel
+    reason: str
+    commerce_id: uuid.UUID
+    idempotency_key: str
+    scheduled_at: datetime
+    suggested_execution_time: datetime | None = None
+    user_status: str | None = None
+    score: int | None = None
+    assignment_reason: str | None = None
+    assigned_route_id: uuid.UUID | None = None
+    assigned_operator_id: uuid.UUID | None = None
+
+
+def state_of(activity: Activity) -> ActivityState:
+    """The lifecycle's view of a stored activity."""
+    return ActivityState(
+        status=ActivityStatus(activity.status),
+        has_final_result=activity.final_result_id is not None,
+        # Exact: the stored lifecycle status is IN_PROGRESS iff the latest result is PENDING
+        # on an activity that is not terminal, and a terminal activity's latest is final.
+        latest_result_pending=activity.lifecycle_status == LifecycleStatus.IN_PROGRESS.value,
+        has_any_result=activity.current_result_id is not None,
+    )
+
+
+async def apply_transition(
+    session: AsyncSession,
+    activity: Activity,
+    transition: Transition,
+    actor: Actor,
+    *,
+    event_detail: str | None = None,
+    lifecycle_detail: str | None = None,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """Write `transition` if the activity is still at the version it was read at.
+
+    Returns False (and writes nothing) when another writer got there first; the caller re-reads
+    and decides again. Does not commit.
+    """
+    now = utcnow()
+    changes: dict[str, Any] = {
+        "status": transition.to_status.value,
+        "lifecycle_status": transition.lifecycle_status.value,
+        "phase": transition.phase.value,
+        # Shown to integrators as lifecycleStatusDetail (a dispatch error, a cancel reason...).
+        "lifecycle_detail": lifecycle_detail,
+        "version": activity.version + 1,
+        "updated_at": now,
+        **(values or {}),
+    }
+    result = await session.execute(
+        update(Activity)
+        .where(Activity.id == activity.id, Activity.version == activity.version)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for key, value in changes.items():
+        setattr(activity, key, value)
+    session.add(_event(activity, transition, actor, event_detail, now))
+    return True
+
+
+def _event(
+    activity: Activity, transition: Transition, actor: Actor, detail: str | None, at: datetime
+) -> ActivityStatusEvent:
+    return ActivityStatusEvent(
+        id=uuid.uuid4(),
+        tenant_id=activity.tenant_id,
+        activity_id=activity.id,
+        from_status=transition.from_status.value if transition.from_status else None,
+        to_status=transition.to_status.value,
+        event=transition.event.value,
+        actor_type=actor.type.value,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        detail=detail,
+        created_at=at,
+    )
+
+
+async def get_task(session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID) -> Activity | None:
+    repo = TenantRepository(session, tenant_id)
+    stmt = repo.select(Activity).where(Activity.id == activity_id, Activity.type == ActivityType.TASK.value)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def commerce_of(session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID) -> uuid.UUID | None:
+    repo = TenantRepository(session, tenant_id)
+    stmt = repo.where(
+        CommerceAssignment, select(CommerceAssignment.commerce_id)
+    ).where(CommerceAssignment.activity_id == activity_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def create_activity(
+    session: AsyncSession, tenant_id: uuid.UUID, data: ActivityInput, actor: Actor
+) -> Activity:
+    """Create an activity with its commerce assignment, task details and first status event.
+
+    One transaction; 409 (with the existing id) when the idempotency key was used before.
+    """
+    repo = TenantRepository(session, tenant_id)
+    await _check_duplicate(session, repo, data.idempotency_key)
+    commerce = await repo.get(Commerce, data.commerce_id)
+    if commerce is None:
+        raise NotFound("Commerce not found")
+    if not commerce.is_active:
+        raise BadRequest("Commerce is inactive")
+    if data.type == ActivityType.TASK:
+        await _check_task_assignment(session, repo, data)
+    elif data.assigned_route_id or data.assigned_operator_id:
+        raise ValidationFailed.one(
+            "assigned_route_id" if data.assigned_route_id else "assigned_operator_id",
+            "must be absent for MESSAGE activities",
+        )
+
+    transition = decide(ActivityState(None), Trigger.CREATE)
+    now = utcnow()
+    activity = repo.add(
+        Activity(
+            id=uuid.uuid4(),
+            type=data.type.value,
+            channel=data.channel.value,
+            status=transition.to_status.value,
+            lifecycle_status=transition.lifecycle_status.value,
+            phase=transition.phase.value,
+            reason=data.reason,
+            user_status=data.user_status,
+            score=data.score,
+            scheduled_at=data.scheduled_at,
+            suggested_execution_time=data.suggested_execution_time,
+            idempotency_key=data.idempotency_key,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    repo.add(
+        CommerceAssignment(
+            activity_id=activity.id, commerce_id=commerce.id, assignment_reason=data.assignment_reason
+        )
+    )
+    if data.type == ActivityType.TASK:
+        assert data.assigned_route_id and data.assigned_operator_id
+        repo.add(
+            TaskDetails(
+                activity_id=activity.id,
+                route_id=data.assigned_route_id,
+                operator_id=data.assigned_operator_id,
+            )
+        )
+    session.add(_event(activity, transition, actor, None, now))
+    try:
+        await session.commit()
+    except IntegrityError:
+        # A concurrent create with the same idempotency key won the race.
+        await session.rollback()
+        await _check_duplicate(session, repo, data.idempotency_key)
+        raise
+    return activity
+
+
+async def _check_duplicate(session: AsyncSession, repo: TenantRepository, key: str) -> None:
+    existing = (
+        await session.execute(
+            repo.where(Activity, select(Activity.id)).where(Activity.idempotency_key == key)
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict("idempotency_key already exists", extra={"activityId": str(existing)})
+
+
+async def _check_task_assignment(session: AsyncSession, repo: TenantRepository, data: ActivityInput) -> None:
+    if data.assigned_route_id is None or data.assigned_operator_id is None:
+        raise ValidationFailed(
+            [
+                {"field": name, "message": "is required for TASK activities"}
+                for name, value in (
+                    ("assigned_route_id", data.assigned_route_id),
+                    ("assigned_operator_id", data.assigned_operator_id),
+                )
+                if value is None
+            ]
+        )
+    route = await repo.get(Route, data.assigned_route_id)
+    if route is None:
+        raise NotFound("Route not found")
+    operator = await repo.get(Operator, data.assigned_operator_id)
+    if operator is None:
+        raise NotFound("Operator not found")
+    if not route.is_active:
+        raise BadRequest("Route is inactive")
+    if not operator.is_active:
+        raise BadRequest("Operator is inactive")
+    link = (
+        await session.execute(
+            repo.select(RouteOperator).where(
+                RouteOperator.route_id == route.id,
+                RouteOperator.operator_id == operator.id,
+                RouteOperator.is_active.is_(True),
+            )
+        )
+    ).scalar_one_or_none()
+    if link is None:
+        raise BadRequest("Operator is not assigned to the route")
+
+
+async def cancel_activity(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    actor: Actor,
+    reason: str | None = None,
+) -> Activity:
+    """Cancel an activity (READY, UNRESOLVED or DISPATCHED); 400 from any other status."""
+    for _ in range(5):
+        activity = await TenantRepository(session, tenant_id).get(Activity, activity_id)
+        if activity is None:
+            raise NotFound("Activity not found")
+        transition = decide(state_of(activity), Trigger.CANCEL)
+        if await apply_transition(
+            session, activity, transition, actor, event_detail=reason, lifecycle_detail=reason
+        ):
+            await session.commit()
+            return activity
+        await session.rollback()
+    raise Conflict("The activity is being updated concurrently; retry the request")

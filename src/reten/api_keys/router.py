@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.api_keys import service
+from reten.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from reten.auth.dependencies import tenant_user
+from reten.auth.permissions import Permission
+from reten.auth.principal import Principal
+from reten.auth.schemas import MessageRead
+from reten.kit.jsonbody import body_of
+from reten.kit.params import parse_bool, parse_uuid
+from reten.kit.schemas import openapi_body
+from reten.runtime import get_runtime, get_session
+
+router = APIRouter(prefix="/api/api-keys", tags=["API keys"])
+
+
+@router.post("", status_code=201, response_model=ApiKeyCreated, openapi_extra=openapi_body(ApiKeyCreate))
+async def create_api_key(
+    principal: Principal = Depends(tenant_user(Permission.MANAGE_API_KEYS)),
+    data: ApiKeyCreate = Depends(body_of(ApiKeyCreate)),
+    session: AsyncSession = Depends(get_session),
+) -> ApiKeyCreated:
+    key, plaintext = await service.create_key(
+        session,
+        tenant_id=principal.require_tenant(),
+        owner_id=principal.user_id,
+        owner_permissions=principal.permissions,
+        name=data.name,
+        permissions=data.permissions,
+        expires_at=data.expires_at,
+    )
+    return ApiKeyCreated(**ApiKeyRead.of(key).model_dump(), plaintext_key=plaintext, key=plaintext)
+
+
+@router.get("", response_model=list[ApiKeyRead])
+async def list_api_keys(
+    principal: Principal = Depends(tenant_user(Permission.MANAGE_API_KEYS)),
+    all: str | None = Query(default=None, description="true: every key of the tenant (ADMIN+)"),
+    session: AsyncSession = Depends(get_session),
+) -> list[ApiKeyRead]:
+    keys = await service.list_keys(session, principal, all_keys=parse_bool("all", all) or False)
+    return [ApiKeyRead.of(k) for k in keys]
+
+
+@router.post("/{id}/revoke", response_model=MessageRead)
+async def revoke_api_key(
+    request: Request,
+    id: str,
+    principal: Principal = Depends(tenant_user(Permission.MANAGE_API_KEYS)),
+    session: AsyncSession = Depends(get_session),
+) -> MessageRead:
+    key_id: uuid.UUID = parse_uuid("id", id)
+    await service.revoke_key(session, principal, key_id, get_runtime(request).api_key_cache)
+    return MessageRead(message="API key revoked successfully")

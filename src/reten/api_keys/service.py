@@ -1,0 +1,250 @@
+"""API keys: creation (plaintext shown once), listing, revocation and verification.
+
+Verification is on the hot path of every integration request, so the outcome of a lookup is
+cached per process for `RETEN_API_KEY_CACHE_SECONDS` (≤ 5 s): a revocation, an owner change or an
+expiry reaches every process within that delay without a shared cache.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.api_keys.models import ApiKey
+from reten.auth.permissions import (
+    Permission,
+    Role,
+    highest_role,
+    permissions_for_roles,
+    role_rank,
+    sort_permissions,
+)
+from reten.auth.principal import Principal, PrincipalKind
+from reten.kit.cache import TTLCache
+from reten.kit.crypto import sha256_hex
+from reten.kit.db import Database, TenantRepository
+from reten.kit.errors import BadRequest, NotFound, PermissionDenied, ValidationFailed
+from reten.kit.time import utcnow
+from reten.tenants.models import Tenant
+from reten.users.models import Membership, User
+
+log = structlog.get_logger("reten.api_keys")
+
+KEY_PATTERN = re.compile(r"^rtn_sk_[0-9a-f]{56}$")
+KEY_PREFIX_LENGTH = 15
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    key_id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID
+    owner_email: str
+    owner_roles: tuple[str, ...]
+    permissions: frozenset[Permission]
+    expires_at: datetime | None
+    tenant_locale: str
+
+    def principal(self) -> Principal:
+        return Principal(
+            kind=PrincipalKind.API_KEY,
+            user_id=self.owner_id,
+            email=self.owner_email,
+            roles=self.owner_roles,
+            permissions=self.permissions,
+            tenant_id=self.tenant_id,
+            api_key_id=self.key_id,
+            api_key_name=self.name,
+            tenant_locale=self.tenant_locale,
+        )
+
+
+def generate_key() -> tuple[str, str, str]:
+    """Return (plaintext, prefix, sha256 hex) of a new key."""
+    plaintext = "rtn_sk_" + secrets.token_bytes(28).hex()
+    return plaintext, plaintext[:KEY_PREFIX_LENGTH], sha256_hex(plaintext)
+
+
+async def _load(session: AsyncSession, key_hash: str) -> VerifiedKey | None:
+    row = (
+        await session.execute(
+            select(ApiKey, User, Membership.id, Tenant.locale)
+            .join(User, User.id == ApiKey.user_id)
+            .join(Tenant, Tenant.id == ApiKey.tenant_id)
+            .outerjoin(
+                Membership,
+                (Membership.user_id == ApiKey.user_id) & (Membership.tenant_id == ApiKey.tenant_id),
+            )
+            .where(ApiKey.key_hash == key_hash)
+        )
+    ).first()
+    if row is None:
+        log.info("api_key_rejected", reason="unknown")
+        return None
+    key, owner, membership_id, locale = row
+    if key.revoked_at is not None:
+        log.info("api_key_rejected", reason="revoked", key_id=str(key.id))
+        return None
+    if not owner.is_active:
+        log.info("api_key_rejected", reason="owner_inactive", key_id=str(key.id))
+        return None
+    if membership_id is None and Role.SUPER_ADMIN.value not in owner.roles:
+        log.info("api_key_rejected", reason="owner_not_member", key_id=str(key.id))
+        return None
+    # Effective permissions: what the key was given that its owner still holds.
+    held = permissions_for_roles(owner.roles)
+    perms = frozenset(Permission(p) for p in key.permissions if p in Permission.__members__) & held
+    return VerifiedKey(
+        key_id=key.id,
+        tenant_id=key.tenant_id,
+        name=key.name,
+        owner_id=owner.id,
+        owner_email=owner.email,
+        owner_roles=tuple(owner.roles),
+        permissions=perms,
+        expires_at=key.expires_at,
+        tenant_locale=locale,
+    )
+
+
+async def verify(
+    db: Database, cache: TTLCache[VerifiedKey | None], plaintext: str | None
+) -> VerifiedKey | None:
+    """The key's identity, or None for any reason a key is unusable (the caller says 401)."""
+    if not plaintext or not KEY_PATTERN.match(plaintext):
+        log.info("api_key_rejected", reason="malformed")
+        return None
+    key_hash = sha256_hex(plaintext)
+    found, verified = cache.get(key_hash)
+    if not found:
+        async with db.sessionmaker() as session:
+            verified = await _load(session, key_hash)
+        cache.set(key_hash, verified)
+    if verified is None:
+        return None
+    if verified.expires_at is not None and verified.expires_at <= utcnow():
+        log.info("api_key_rejected", reason="expired", key_id=str(verified.key_id))
+        return None
+    return verified
+
+
+async def touch_last_used(
+    db: Database, last_write: dict[uuid.UUID, float], key_id: uuid.UUID, interval: int
+) -> None:
+    """Record use at most once per `interval` per key, so a busy key never serialises on its row.
+
+    The process skips the write when it wrote recently; the WHERE clause makes other processes'
+    writes count too.
+    """
+    now_mono = time.monotonic()
+    if now_mono - last_write.get(key_id, float("-inf")) < interval:
+        return
+    last_write[key_id] = now_mono
+    now = utcnow()
+    async with db.sessionmaker() as session:
+        await session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.id == key_id,
+                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - timedelta(seconds=interval)),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+
+
+def normalise_permissions(names: list[str]) -> list[str]:
+    details = []
+    wanted: set[str] = set()
+    for i, name in enumerate(names):
+        upper = name.strip().upper() if isinstance(name, str) else ""
+        if upper not in Permission.__members__:
+            details.append({"field": f"permissions[{i}]", "message": f"unknown permission {name!r}"})
+        else:
+            wanted.add(upper)
+    if details:
+        raise ValidationFailed(details)
+    if not wanted:
+        raise ValidationFailed.one("permissions", "must contain at least one permission")
+    return sort_permissions(wanted)
+
+
+async def create_key(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    owner_permissions: frozenset[Permission],
+    name: str,
+    permissions: list[str],
+    expires_at: datetime | None,
+) -> tuple[ApiKey, str]:
+    perms = normalise_permissions(permissions)
+    if expires_at is not None and expires_at <= utcnow():
+        raise ValidationFailed.one("expires_at", "must be in the future")
+    missing = [p for p in perms if Permission(p) not in owner_permissions]
+    if missing:
+        raise PermissionDenied(f"Cannot grant permissions you do not hold: {', '.join(missing)}")
+    plaintext, prefix, key_hash = generate_key()
+    repo = TenantRepository(session, tenant_id)
+    key = repo.add(
+        ApiKey(
+            id=uuid.uuid4(),
+            user_id=owner_id,
+            name=name,
+            key_prefix=prefix,
+            key_hash=key_hash,
+            permissions=perms,
+            expires_at=expires_at,
+        )
+    )
+    await session.commit()
+    log.info("api_key_created", key_id=str(key.id), tenant_id=str(tenant_id), prefix=prefix)
+    return key, plaintext
+
+
+async def list_keys(
+    session: AsyncSession, principal: Principal, *, all_keys: bool
+) -> list[ApiKey]:
+    repo = TenantRepository(session, principal.require_tenant())
+    stmt = repo.select(ApiKey)
+    if all_keys:
+        role = principal.highest_role
+        if role is None or role_rank(role) < role_rank(Role.ADMIN):
+            raise PermissionDenied("Listing every key of the tenant requires the ADMIN role")
+    else:
+        stmt = stmt.where(ApiKey.user_id == principal.user_id)
+    stmt = stmt.order_by(ApiKey.created_at.desc(), ApiKey.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def revoke_key(
+    session: AsyncSession, principal: Principal, key_id: uuid.UUID, cache: TTLCache[VerifiedKey | None]
+) -> None:
+    repo = TenantRepository(session, principal.require_tenant())
+    key = await repo.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound("API key not found")
+    if key.user_id != principal.user_id:
+        owner = await session.get(User, key.user_id)
+        owner_role = highest_role(owner.roles) if owner else None
+        mine = principal.highest_role
+        # Rule H: a strictly higher role may act on another user's key.
+        if mine is None or (owner_role is not None and role_rank(mine) <= role_rank(owner_role)):
+            raise PermissionDenied("Cannot revoke this API key")
+    if key.revoked_at is not None:
+        raise BadRequest("API key already revoked")
+    key.revoked_at = utcnow()
+    await session.commit()
+    cache.pop(key.key_hash)  # this process stops accepting it at once; others within the TTL
+    log.info("api_key_revoked", key_id=str(key.id))

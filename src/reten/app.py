@@ -1,0 +1,69 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from reten import __version__
+from reten.activity_config.router import router as activity_config_router
+from reten.api_keys.router import router as api_keys_router
+from reten.auth.router import router as auth_router
+from reten.config import Settings, get_settings
+from reten.health import router as health_router
+from reten.integration.router import router as integration_router
+from reten.kit.errors import install_error_handlers
+from reten.kit.logging import configure_logging
+from reten.kit.middleware import RequestContextMiddleware
+from reten.migrations import upgrade
+from reten.runtime import Runtime
+from reten.tenants.router import router as tenants_router
+
+log = structlog.get_logger("reten.app")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check_production_safety()
+    configure_logging(settings.log_level, settings.json_logs)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime.create(settings)
+        app.state.runtime = runtime
+        if settings.migrate_on_start:
+            await upgrade(runtime.db.engine)
+        log.info("server_started", env=settings.env.value, database=runtime.db.dialect)
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="Reten API",
+        version=__version__,
+        description="Field activities: commerces, operators, routes, activities and their results.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_sync_body_bytes=settings.max_sync_body_bytes,
+    )
+    for router in (
+        health_router,
+        auth_router,
+        tenants_router,
+        api_keys_router,
+        activity_config_router,
+        integration_router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.auth import service
+from reten.auth.dependencies import public, session_user
+from reten.auth.permissions import sort_permissions, sort_roles
+from reten.auth.principal import Principal
+from reten.auth.schemas import LoginInput, LoginRead, MeRead, MessageRead, RefreshRead, UserBrief
+from reten.config import Environment
+from reten.kit.errors import TooManyRequests, Unauthorized, error_response
+from reten.kit.jsonbody import body_of
+from reten.kit.schemas import openapi_body
+from reten.runtime import Runtime, get_runtime, get_session
+from reten.users import service as users
+from reten.users.models import User
+
+router = APIRouter(prefix="/api/auth", tags=["Auth"])
+
+COOKIE = "refreshToken"
+COOKIE_PATH = "/api/auth"
+
+
+def _set_cookie(response: Response, runtime: Runtime, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=runtime.settings.refresh_token_ttl_seconds,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=runtime.settings.env != Environment.DEVELOPMENT,
+    )
+
+
+def _clear_cookie(response: Response, runtime: Runtime) -> None:
+    response.set_cookie(
+        COOKIE,
+        "",
+        max_age=0,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=runtime.settings.env != Environment.DEVELOPMENT,
+    )
+
+
+async def _login_rate_limit(runtime: Runtime, request: Request, identifier: str) -> None:
+    limit = runtime.settings.login_rate_limit
+    ip = request.client.host if request.client else "unknown"
+    for key in (f"login-ip:{ip}", f"login-email:{identifier.strip().lower()}"):
+        decision = await runtime.limiter.hit(key, limit)
+        if not decision.allowed:
+            raise TooManyRequests(
+                "Too many login attempts; try again later",
+                headers={"Retry-After": str(decision.reset_seconds)},
+            )
+
+
+@router.post("/login", response_model=LoginRead, openapi_extra=openapi_body(LoginInput))
+async def login(
+    request: Request,
+    response: Response,
+    _: None = Depends(public()),
+    data: LoginInput = Depends(body_of(LoginInput)),
+    session: AsyncSession = Depends(get_session),
+) -> LoginRead:
+    runtime = get_runtime(request)
+    await _login_rate_limit(runtime, request, data.identifier)
+    issued = await service.login(session, runtime.settings, data.identifier, data.password)
+    _set_cookie(response, runtime, issued.refresh_token)
+    return LoginRead(
+        access_token=issued.access_token,
+        expires_in=issued.expires_in,
+        user=UserBrief.model_validate(issued.user),
+    )
+
+
+@router.post("/refresh", response_model=RefreshRead)
+async def refresh(
+    request: Request,
+    response: Response,
+    _: None = Depends(public()),
+    session: AsyncSession = Depends(get_session),
+) -> RefreshRead | Response:
+    runtime = get_runtime(request)
+    try:
+        issued = await service.refresh(session, runtime.settings, request.cookies.get(COOKIE))
+    except Unauthorized as exc:
+        failed = error_response(401, exc.message)
+        _clear_cookie(failed, runtime)
+        return failed
+    _set_cookie(response, runtime, issued.refresh_token)
+    return RefreshRead(access_token=issued.access_token, expires_in=issued.expires_in)
+
+
+@router.post("/logout", response_model=MessageRead)
+async def logout(
+    request: Request,
+    response: Response,
+    _: None = Depends(public()),
+    session: AsyncSession = Depends(get_session),
+) -> MessageRead:
+    runtime = get_runtime(request)
+    await service.logout(session, request.cookies.get(COOKIE))
+    _clear_cookie(response, runtime)
+    return MessageRead(message="Logged out successfully")
+
+
+@router.get("/me", response_model=MeRead)
+async def me(
+    principal: Principal = Depends(session_user()),
+    session: AsyncSession = Depends(get_session),
+) -> MeRead:
+    user = await session.get(User, principal.user_id)
+    assert user is not None
+    return MeRead(
+        id=user.id,
+        email=user.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        tenant_ids=await users.tenant_ids_of(session, user.id),
+        roles=sort_roles(user.roles),
+        permissions=sort_permissions(principal.permissions),
+    )

@@ -1,0 +1,346 @@
+"""The `reten` command line (Typer). Scripts depend on these contracts: keep them stable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from reten.config import Environment, Settings
+from reten.kit.db import Database
+from reten.kit.time import parse_iso
+
+app = typer.Typer(
+    help="Reten: field activities platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Tracebacks with locals could print secrets (passwords, keys): keep plain tracebacks.
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+tenants_app = typer.Typer(help="Tenants.", no_args_is_help=True)
+users_app = typer.Typer(help="Users.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="api-keys")
+
+err = Console(stderr=True)
+out = Console()
+T = TypeVar("T")
+
+DatabaseUrl = typer.Option(None, "--database-url", help="Overrides RETEN_DATABASE_URL.")
+
+
+def _settings(database_url: str | None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(overrides)
+    if database_url:
+        values["database_url"] = database_url
+    return Settings(**values)
+
+
+def _run(settings: Settings, work: Callable[[Database], Awaitable[T]], *, migrate: bool = True) -> T:
+    """Run `work` against a migrated database and dispose of the engine afterwards."""
+    from reten.migrations import upgrade
+
+    async def main() -> T:
+        db = Database(settings.database_url)
+        try:
+            if migrate:
+                await upgrade(db.engine)
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _quiet_logs() -> None:
+    import logging
+
+    from reten.kit.logging import configure_logging
+
+    # Logs go to stderr and only from WARNING up: stdout is the command's answer
+    # (`demo --json` and `api-keys create` print exactly one thing there).
+    configure_logging("WARNING", json_logs=False)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: str | None = DatabaseUrl) -> None:
+    """Apply every pending migration."""
+    _quiet_logs()
+    settings = _settings(database_url)
+
+    async def nothing(_: Database) -> None:
+        return None
+
+    _run(settings, nothing)
+    err.print("database is up to date")
+
+
+def _print_summary(summary: Any) -> None:
+    # Plain print, not Rich: a key wrapped over two lines cannot be copied.
+    curl = (
+        f'curl -s -H "x-api-key: {summary.api_key}" '
+        f'"{summary.base_url}/api/integration/activities/tasks?status=PENDING&per_page=5"'
+    )
+    lines = [
+        "Reten demo" + (" (seeded now)" if summary.created else " (existing data, fresh credentials)"),
+        f"  tenant          {summary.tenant_slug} ({summary.tenant_id})",
+        f"  admin email     {summary.admin_email}",
+        f"  admin password  {summary.admin_password}",
+        f"  API key         {summary.api_key}",
+        f"  base URL        {summary.base_url}",
+        f"  API reference   {summary.base_url}/docs",
+        "  try it:",
+        f"    {curl}",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _seed(settings: Settings, base_url: str) -> Any:
+    from reten.demo import seed_demo
+
+    if settings.env == Environment.PRODUCTION:
+        _fail("refusing to seed demo data with RETEN_ENV=production")
+    return _run(settings, lambda db: seed_demo(db, base_url))
+
+
+@app.command()
+def demo(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object and nothing else."),
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Seed the demo tenant (idempotent) and print credentials that work."""
+    _quiet_logs()
+    settings = _settings(database_url)
+    summary = _seed(settings, settings.public_url.rstrip("/"))
+    if as_json:
+        sys.stdout.write(json.dumps(summary.as_json()) + "\n")
+    else:
+        _print_summary(summary)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    demo: bool = typer.Option(False, "--demo", help="Seed demo data first and print credentials."),
+    no_dispatcher: bool = typer.Option(
+        False, "--no-dispatcher", help="Do not run the push dispatcher in this process."
+    ),
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Run the API server (applies pending migrations first unless RETEN_MIGRATE_ON_START=false)."""
+    import uvicorn
+
+    from reten.app import create_app
+
+    overrides: dict[str, Any] = {}
+    if demo:
+        _quiet_logs()
+        shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+        base_url = f"http://{shown_host}:{port}"
+        overrides["public_url"] = base_url
+        settings = _settings(database_url, **overrides)
+        _print_summary(_seed(settings, base_url))
+    settings = _settings(database_url, **overrides)
+    # The push dispatcher is not part of this release; the flag is accepted so that start-up
+    # scripts written against the documented command line keep working.
+    _ = no_dispatcher
+    try:
+        application = create_app(settings)
+    except RuntimeError as exc:
+        _fail(str(exc))
+        return
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        access_log=settings.access_log,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@tenants_app.command("create")
+def tenants_create(
+    slug: str = typer.Argument(..., help="URL-safe identifier, e.g. acme-corp"),
+    name: str = typer.Option(..., "--name"),
+    admin_email: str = typer.Option(..., "--admin-email"),
+    admin_password: str | None = typer.Option(None, "--admin-password", help="Generated when absent."),
+    locale: str = typer.Option("es", "--locale"),
+    time_zone: str = typer.Option("America/Santiago", "--time-zone"),
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Create a tenant and its first administrator."""
+    from pydantic import ValidationError
+
+    from reten.kit.errors import AppError
+    from reten.tenants import service
+    from reten.tenants.schemas import TenantSetup
+
+    _quiet_logs()
+    password = admin_password or secrets.token_urlsafe(12)
+    try:
+        data = TenantSetup(
+            name=name, slug=slug, locale=locale, time_zone=time_zone, admin_email=admin_email,
+            admin_password=password, admin_first_name="Admin", admin_last_name=name[:100],
+        )  # fmt: skip
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        return
+
+    async def work(db: Database) -> Any:
+        async with db.sessionmaker() as session:
+            return await service.setup_tenant(session, data)
+
+    try:
+        tenant = _run(_settings(database_url), work)
+    except AppError as exc:
+        _fail(exc.message)
+        return
+    out.print(f"tenant {tenant.slug} created ({tenant.id})", highlight=False)
+    out.print(f"admin  {data.admin_email}", highlight=False)
+    if admin_password is None:
+        out.print(f"password {password}", highlight=False)
+
+
+@users_app.command("create")
+def users_create(
+    email: str = typer.Option(..., "--email"),
+    tenant: str | None = typer.Option(None, "--tenant", help="Tenant slug to make the user a member of."),
+    role: list[str] = typer.Option(["VIEWER"], "--role", help="SUPER_ADMIN, ADMIN, FDE or VIEWER (repeatable)."),
+    password: str | None = typer.Option(None, "--password", help="Generated when absent."),
+    first_name: str = typer.Option("", "--first-name"),
+    last_name: str = typer.Option("", "--last-name"),
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Create a user (SUPER_ADMIN needs no tenant; others usually get --tenant)."""
+    from reten.auth.permissions import Role
+    from reten.kit.errors import AppError
+    from reten.tenants import service as tenants
+    from reten.users import service as users
+
+    _quiet_logs()
+    bad = [r for r in role if r not in Role.__members__]
+    if bad:
+        _fail(f"unknown role(s) {', '.join(bad)}; use {', '.join(Role)}")
+    if not users.valid_email(users.normalise_email(email)):
+        _fail("--email must be an email address")
+    secret = password or secrets.token_urlsafe(12)
+    if not 8 <= len(secret) <= 128:
+        _fail("--password must be 8-128 characters")
+
+    async def work(db: Database) -> Any:
+        async with db.sessionmaker() as session:
+            target = None
+            if tenant:
+                target = await tenants.get_by_slug(session, tenant)
+                if target is None:
+                    _fail(f"no tenant with slug {tenant!r}")
+            user = await users.create_user(
+                session, email=email, password=secret, first_name=first_name, last_name=last_name, roles=role
+            )
+            if target is not None:
+                await users.add_membership(session, user.id, target.id)
+            await session.commit()
+            return user
+
+    try:
+        user = _run(_settings(database_url), work)
+    except AppError as exc:
+        _fail(exc.message)
+        return
+    out.print(f"user {user.email} created ({user.id})", highlight=False)
+    if password is None:
+        out.print(f"password {secret}", highlight=False)
+
+
+@keys_app.command("create")
+def api_keys_create(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+    name: str = typer.Option(..., "--name"),
+    permission: list[str] = typer.Option(..., "--permission", help="Permission name (repeatable)."),
+    expires_at: str | None = typer.Option(None, "--expires-at", help="ISO 8601 with offset."),
+    user: str | None = typer.Option(None, "--user", help="Owner's email; default: the tenant's first ADMIN."),
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Create an API key and print only its plaintext (shown once)."""
+    from sqlalchemy import select
+
+    from reten.api_keys import service as api_keys
+    from reten.auth.permissions import Role, permissions_for_roles
+    from reten.kit.errors import AppError
+    from reten.tenants import service as tenants
+    from reten.users import service as users
+    from reten.users.models import Membership, User
+
+    _quiet_logs()
+    expiry: datetime | None = None
+    if expires_at:
+        try:
+            expiry = parse_iso(expires_at)
+        except ValueError:
+            _fail("--expires-at must be an ISO 8601 timestamp with a time zone")
+
+    async def work(db: Database) -> str:
+        async with db.sessionmaker() as session:
+            target = await tenants.get_by_slug(session, tenant)
+            if target is None:
+                _fail(f"no tenant with slug {tenant!r}")
+                raise AssertionError
+            if user:
+                owner = await users.get_by_email(session, user)
+                if owner is None:
+                    _fail(f"no user {user!r}")
+                    raise AssertionError
+            else:
+                rows = (
+                    await session.execute(
+                        select(User)
+                        .join(Membership, Membership.user_id == User.id)
+                        .where(Membership.tenant_id == target.id, User.is_active.is_(True))
+                        .order_by(Membership.created_at, Membership.id)
+                    )
+                ).scalars()
+                owner = next((u for u in rows if Role.ADMIN.value in u.roles), None)
+                if owner is None:
+                    _fail(f"tenant {tenant!r} has no active ADMIN; pass --user")
+                    raise AssertionError
+            _, plaintext = await api_keys.create_key(
+                session,
+                tenant_id=target.id,
+                owner_id=owner.id,
+                owner_permissions=permissions_for_roles(owner.roles),
+                name=name,
+                permissions=permission,
+                expires_at=expiry,
+            )
+            return plaintext
+
+    try:
+        plaintext = _run(_settings(database_url), work)
+    except AppError as exc:
+        detail = "; ".join(f"{d['field']}: {d['message']}" for d in exc.details or [])
+        _fail(f"{exc.message}{' (' + detail + ')' if detail else ''}")
+        return
+    sys.stdout.write(plaintext + "\n")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,153 @@
+"""The integration API (pull): three endpoints, API key only (integration-api.md)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.activity_config import service as activity_config
+from reten.auth.dependencies import integration_key
+from reten.auth.permissions import Permission
+from reten.auth.principal import Principal
+from reten.integration import service
+from reten.integration.schemas import (
+    FREEFORM_KEYS,
+    ResultInput,
+    ResultRead,
+    ResultTypeConfigRead,
+    TaskPageRead,
+)
+from reten.integration.vocabulary import RESULT_STATUS_IN, IntegrationResultStatus, IntegrationStatus
+from reten.activities.models import Channel
+from reten.kit.casing import normalise_keys
+from reten.kit.errors import ValidationFailed
+from reten.kit.idempotency import validate_key
+from reten.kit.jsonbody import parse_object, validate_body
+from reten.kit.pagination import page_envelope, parse_page_params
+from reten.kit.params import parse_enum, parse_enum_list, parse_timestamp
+from reten.kit.responses import etag_json_response, json_response
+from reten.kit.schemas import openapi_body
+from reten.results import service as results
+from reten.results.service import ResultSubmission
+from reten.runtime import get_session
+
+router = APIRouter(prefix="/api/integration", tags=["Integration"])
+
+DEFAULT_PER_PAGE = 20
+
+
+@router.get(
+    "/task-result-type-configs",
+    response_model=list[ResultTypeConfigRead],
+    summary="Active task result types (verifies the API key)",
+)
+async def task_result_type_configs(
+    request: Request,
+    principal: Principal = Depends(integration_key(Permission.VIEW_ACTIVITIES)),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    types = await activity_config.list_types(session, principal.require_tenant(), is_active=True)
+    body = [
+        {"code": t.code, "label": t.label, "requiresFutureScheduledAt": t.requires_future_scheduled_at}
+        for t in types
+    ]
+    return etag_json_response(request, body)
+
+
+@router.get("/activities/tasks", response_model=TaskPageRead, summary="List task activities")
+async def list_tasks(
+    request: Request,
+    principal: Principal = Depends(integration_key(Permission.VIEW_ACTIVITIES)),
+    page: str | None = Query(default=None, description="≥ 1, default 1"),
+    per_page: str | None = Query(default=None, description="1-100, default 20"),
+    limit: str | None = Query(default=None, description="alias of per_page"),
+    status: str | None = Query(default=None, description="PENDING, IN_PROGRESS, COMPLETED, CANCELLED; comma-separated"),
+    result_status: str | None = Query(default=None, description="EFFECTIVE, NOT_EFFECTIVE, PENDING"),
+    channel: str | None = Query(default=None),
+    external_commerce_id: str | None = Query(default=None),
+    external_operator_id: str | None = Query(default=None),
+    scheduled_from: str | None = Query(default=None),
+    scheduled_to: str | None = Query(default=None),
+    updated_since: str | None = Query(default=None),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    params = parse_page_params(page, per_page, limit, default_per_page=DEFAULT_PER_PAGE)
+    statuses = parse_enum_list("status", status, [s.value for s in IntegrationStatus])
+    result_status_value = parse_enum("result_status", result_status, [s.value for s in IntegrationResultStatus])
+    filters = service.TaskFilters(
+        statuses=[IntegrationStatus(s) for s in statuses] if statuses else None,
+        result_status=IntegrationResultStatus(result_status_value) if result_status_value else None,
+        channel=parse_enum("channel", channel, [c.value for c in Channel]),
+        external_commerce_id=external_commerce_id,
+        external_operator_id=external_operator_id,
+        scheduled_from=parse_timestamp("scheduled_from", scheduled_from),
+        scheduled_to=parse_timestamp("scheduled_to", scheduled_to),
+        updated_since=parse_timestamp("updated_since", updated_since),
+    )
+    tenant_id = principal.require_tenant()
+    total, estimate = await service.count_tasks(session, tenant_id, filters)
+    items = (
+        await service.list_tasks(session, tenant_id, filters, params, principal.tenant_locale)
+        if params.offset < total or estimate
+        else []
+    )
+    return etag_json_response(request, page_envelope(items, params, total, estimate=estimate))
+
+
+@router.post(
+    "/activity-results/tasks",
+    status_code=201,
+    response_model=ResultRead,
+    summary="Submit the result of a task activity",
+    openapi_extra=openapi_body(ResultInput),
+)
+async def submit_result(
+    request: Request,
+    principal: Principal = Depends(integration_key(Permission.SUBMIT_ACTIVITY_RESULT)),
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    key = validate_key(idempotency_key)
+    raw = parse_object(await request.body())
+    data = validate_body(ResultInput, raw, FREEFORM_KEYS)
+    _, spelling = normalise_keys(raw, FREEFORM_KEYS)
+    if data.activity_id is None and data.provider_activity_id is None:
+        raise ValidationFailed.one("activity_id", "activity_id or provider_activity_id is required")
+    names = {
+        name: spelling.path(tuple(name.split(".")))
+        for name in (
+            "activity_id", "commerce_external_id", "occurred_at",
+            "task_result.result", "task_result.future_scheduled_at",
+        )
+    }  # fmt: skip
+    tr = data.task_result
+    submission = ResultSubmission(
+        activity_id=data.activity_id,
+        provider_activity_id=data.provider_activity_id,
+        commerce_external_id=data.commerce_external_id,
+        occurred_at=data.occurred_at,
+        status=RESULT_STATUS_IN[data.status],
+        external_status=data.external_status,
+        hard_override=data.hard_override,
+        raw_payload=data.raw_payload,
+        result_code=tr.result,
+        comment=tr.comment,
+        contact_type=tr.contact_type.value if tr.contact_type else None,
+        operator_external_id=tr.operator_external_id,
+        future_scheduled_at=tr.future_scheduled_at,
+        payload=tr.payload,
+        field_names=names,
+    )
+    outcome = await results.submit(
+        session,
+        principal.require_tenant(),
+        principal.actor(),
+        submission,
+        service.render_result,
+        idempotency_key=key,
+        request_body=raw,
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return json_response(outcome.body, outcome.status_code, headers)
+
+

@@ -1,0 +1,130 @@
+"""Bodies and responses of the integration API, in its own vocabulary (integration-api.md)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from pydantic import AfterValidator, Field, StringConstraints
+
+from reten.activities.lifecycle import LifecycleStatus
+from reten.integration.vocabulary import IntegrationResultStatus, IntegrationStatus
+from reten.kit.schemas import InputModel, ReadModel, Timestamp
+from reten.results.models import ContactDirection
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def _small_object(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(orjson.dumps(value)) > MAX_PAYLOAD_BYTES:
+        raise ValueError("must be at most 64 KiB once serialised")
+    return value
+
+
+SmallObject = Annotated[dict[str, Any] | None, AfterValidator(_small_object)]
+Str255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+class TaskResultInput(InputModel):
+    result: Str255
+    comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    contact_type: ContactDirection | None = None
+    operator_external_id: Str255 | None = None
+    future_scheduled_at: Timestamp | None = None
+    payload: SmallObject = None
+
+
+class ResultInput(InputModel):
+    activity_id: uuid.UUID | None = None
+    provider_activity_id: Str255 | None = None
+    commerce_external_id: Str255
+    occurred_at: Timestamp
+    status: IntegrationResultStatus
+    external_status: Str255 | None = None
+    hard_override: bool = False
+    raw_payload: SmallObject = None
+    task_result: TaskResultInput
+
+
+# Keys whose values are the caller's own data: stored verbatim, never re-cased.
+FREEFORM_KEYS = frozenset({"raw_payload", "payload"})
+
+
+class ResultTypeConfigRead(ReadModel):
+    code: str
+    label: str
+    requires_future_scheduled_at: bool
+
+
+class CodeLabel(ReadModel):
+    code: str
+    label: str
+
+
+class TaskItemRead(ReadModel):
+    """One item of GET /api/integration/activities/tasks (for the OpenAPI document)."""
+
+    id: uuid.UUID
+    activity_origin: str = "ACTIVITY"
+    type: str
+    status: IntegrationStatus
+    channel: str
+    scheduled_at: str
+    occurred_at: str | None
+    created_at: str
+    updated_at: str
+    lifecycle_status: LifecycleStatus
+    lifecycle_status_label: str
+    lifecycle_status_detail: str | None
+    can_force_retry_dispatch: bool
+    commerce_external_id: str
+    commerce_name: str
+    commerce_id: uuid.UUID
+    operator_external_id: str | None
+    operator_name: str | None
+    route_external_id: str | None
+    route_name: str | None
+    reason: CodeLabel
+    score: int | None
+    suggested_execution_time: str | None
+    result_status: str | None
+    result_code: str | None
+    provider_activity_id: str | None
+
+
+class PageMeta(ReadModel):
+    page: int
+    limit: int
+    total: int
+    total_pages: int
+    total_is_estimate: bool | None = Field(default=None, description="present (true) when capped")
+
+
+class TaskPageRead(ReadModel):
+    data: list[TaskItemRead]
+    meta: PageMeta
+
+
+class TaskResultRead(ReadModel):
+    result: str
+    result_label: str
+    comment: str | None
+    contact_type: str | None
+    operator_external_id: str | None
+    future_scheduled_at: str | None
+    payload: dict[str, Any] | None
+
+
+class ResultRead(ReadModel):
+    id: uuid.UUID
+    activity_id: uuid.UUID | None
+    source: str
+    status: str
+    external_status: str | None
+    occurred_at: str
+    created_at: str
+    activity_status: str | None
+    lifecycle_status: str | None
+    superseded: bool
+    task_result: TaskResultRead

@@ -1,0 +1,203 @@
+"""Reads of the integration API: the task list, in the integration vocabulary."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.activities.lifecycle import LifecycleStatus, ResultStatus
+from reten.activities.models import Activity, ActivityType, CommerceAssignment, TaskDetails
+from reten.commerces.models import Commerce
+from reten.integration.vocabulary import (
+    LIFECYCLE_OF_RESULT_STATUS,
+    PHASE_OF_STATUS,
+    RESULT_STATUS_OUT,
+    IntegrationResultStatus,
+    IntegrationStatus,
+    label_of,
+    result_status_of,
+    status_of,
+)
+from reten.kit.db import TenantRepository
+from reten.kit.pagination import COUNT_CAP, PageParams
+from reten.kit.time import iso
+from reten.operators.models import Operator
+from reten.results.models import ActivityResult
+from reten.results.service import SubmittedResult
+from reten.routes.models import Route
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    statuses: list[IntegrationStatus] | None = None
+    result_status: IntegrationResultStatus | None = None
+    channel: str | None = None
+    external_commerce_id: str | None = None
+    external_operator_id: str | None = None
+    scheduled_from: datetime | None = None
+    scheduled_to: datetime | None = None
+    updated_since: datetime | None = None
+
+
+def _filtered(repo: TenantRepository, stmt: Select[Any], f: TaskFilters) -> Select[Any]:
+    stmt = repo.where(Activity, stmt).where(Activity.type == ActivityType.TASK.value)
+    if f.statuses:
+        phases = [PHASE_OF_STATUS[s].value for s in f.statuses]
+        stmt = stmt.where(Activity.phase == phases[0] if len(phases) == 1 else Activity.phase.in_(phases))
+    if f.result_status:
+        stmt = stmt.where(Activity.lifecycle_status == LIFECYCLE_OF_RESULT_STATUS[f.result_status].value)
+    if f.channel:
+        stmt = stmt.where(Activity.channel == f.channel)
+    if f.scheduled_from:
+        stmt = stmt.where(Activity.scheduled_at >= f.scheduled_from)
+    if f.scheduled_to:
+        stmt = stmt.where(Activity.scheduled_at <= f.scheduled_to)
+    if f.updated_since:
+        stmt = stmt.where(Activity.updated_at >= f.updated_since)
+    if f.external_commerce_id is not None:
+        commerce_ids = repo.where(Commerce, select(Commerce.id)).where(
+            Commerce.external_id == f.external_commerce_id
+        )
+        assigned = repo.where(CommerceAssignment, select(CommerceAssignment.activity_id)).where(
+            CommerceAssignment.commerce_id.in_(commerce_ids.scalar_subquery())
+        )
+        stmt = stmt.where(Activity.id.in_(assigned.scalar_subquery()))
+    if f.external_operator_id is not None:
+        operator_ids = repo.where(Operator, select(Operator.id)).where(
+            Operator.external_id == f.external_operator_id
+        )
+        assigned = repo.where(TaskDetails, select(TaskDetails.activity_id)).where(
+            TaskDetails.operator_id.in_(operator_ids.scalar_subquery())
+        )
+        stmt = stmt.where(Activity.id.in_(assigned.scalar_subquery()))
+    return stmt
+
+
+async def count_tasks(session: AsyncSession, tenant_id: uuid.UUID, f: TaskFilters) -> tuple[int, bool]:
+    """Exact count up to COUNT_CAP; above it the capped value and an estimate flag."""
+    repo = TenantRepository(session, tenant_id)
+    capped = _filtered(repo, select(Activity.id), f).limit(COUNT_CAP + 1).subquery()
+    total = int((await session.execute(select(func.count()).select_from(capped))).scalar_one())
+    if total > COUNT_CAP:
+        return COUNT_CAP, True
+    return total, False
+
+
+async def list_tasks(
+    session: AsyncSession, tenant_id: uuid.UUID, f: TaskFilters, page: PageParams, locale: str
+) -> list[dict[str, Any]]:
+    repo = TenantRepository(session, tenant_id)
+    # Page the ids first (an index range scan), then fetch what the items show for those ids.
+    ids = (
+        _filtered(repo, select(Activity.id), f)
+        .order_by(Activity.scheduled_at, Activity.id)
+        .limit(page.per_page)
+        .offset(page.offset)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Activity,
+            Commerce.id,
+            Commerce.external_id,
+            Commerce.name,
+            Operator.external_id,
+            Operator.first_name,
+            Operator.last_name,
+            Route.external_id,
+            Route.name,
+            ActivityResult.occurred_at,
+            ActivityResult.result_code,
+        )
+        .join(ids, ids.c.id == Activity.id)
+        .join(CommerceAssignment, CommerceAssignment.activity_id == Activity.id)
+        .join(Commerce, Commerce.id == CommerceAssignment.commerce_id)
+        .outerjoin(TaskDetails, TaskDetails.activity_id == Activity.id)
+        .outerjoin(Operator, Operator.id == TaskDetails.operator_id)
+        .outerjoin(Route, Route.id == TaskDetails.route_id)
+        .outerjoin(ActivityResult, ActivityResult.id == Activity.current_result_id)
+        .order_by(Activity.scheduled_at, Activity.id)
+    )
+    rows = (await session.execute(stmt)).all()
+    return [_task_item(*row, locale=locale) for row in rows]
+
+
+def _task_item(
+    a: Activity,
+    commerce_id: uuid.UUID,
+    commerce_external_id: str,
+    commerce_name: str,
+    operator_external_id: str | None,
+    operator_first: str | None,
+    operator_last: str | None,
+    route_external_id: str | None,
+    route_name: str | None,
+    occurred_at: datetime | None,
+    result_code: str | None,
+    *,
+    locale: str,
+) -> dict[str, Any]:
+    lifecycle = LifecycleStatus(a.lifecycle_status)
+    operator_name = " ".join(p for p in (operator_first, operator_last) if p) or None
+    return {
+        "id": str(a.id),
+        "activityOrigin": "ACTIVITY",
+        "type": a.type,
+        "status": status_of(lifecycle).value,
+        "channel": a.channel,
+        "scheduledAt": iso(a.scheduled_at),
+        "occurredAt": iso(occurred_at),
+        "createdAt": iso(a.created_at),
+        "updatedAt": iso(a.updated_at),
+        "lifecycleStatus": lifecycle.value,
+        "lifecycleStatusLabel": label_of(lifecycle, locale),
+        "lifecycleStatusDetail": a.lifecycle_detail,
+        # True only for a dispatch failure on a channel with an active dispatch configuration.
+        # Push dispatch configurations do not exist yet, so no activity can qualify.
+        "canForceRetryDispatch": False,
+        "commerceExternalId": commerce_external_id,
+        "commerceName": commerce_name,
+        "commerceId": str(commerce_id),
+        "operatorExternalId": operator_external_id,
+        "operatorName": operator_name,
+        "routeExternalId": route_external_id,
+        "routeName": route_name,
+        "reason": {"code": a.reason, "label": a.reason},
+        "score": a.score,
+        "suggestedExecutionTime": iso(a.suggested_execution_time),
+        "resultStatus": result_status_of(lifecycle),
+        "resultCode": result_code,
+        "providerActivityId": a.provider_activity_id,
+    }
+
+
+def render_result(submitted: SubmittedResult) -> dict[str, Any]:
+    """The 201 body of POST /api/integration/activity-results/tasks."""
+    r = submitted.result
+    lifecycle = submitted.lifecycle_status
+    return {
+        "id": str(r.id),
+        "activityId": str(r.activity_id) if r.activity_id else None,
+        "source": r.source,
+        "status": RESULT_STATUS_OUT[ResultStatus(r.status)],
+        "externalStatus": r.external_status,
+        "occurredAt": iso(r.occurred_at),
+        "createdAt": iso(r.created_at),
+        "activityStatus": submitted.activity.status if submitted.activity else None,
+        "lifecycleStatus": lifecycle.value if lifecycle else None,
+        "superseded": r.superseded_by_id is not None,
+        "taskResult": {
+            "result": r.result_code,
+            "resultLabel": submitted.result_type.label,
+            "comment": r.comment,
+            "contactType": r.contact_type,
+            "operatorExternalId": r.operator_external_id,
+            "futureScheduledAt": iso(r.future_scheduled_at),
+            "payload": r.payload,
+        },
+    }

@@ -1,0 +1,160 @@
+"""Database machinery: engine, sessions, the base model and the tenant-scoped repository.
+
+Every tenant-scoped read goes through `TenantRepository`, which builds its statements from the
+tenant id it was created with, so no caller can forget the filter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, Select, event, func, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator, Uuid
+
+from reten.kit.time import ensure_utc, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = ensure_utc(value)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else ensure_utc(value)
+
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, uuid.UUID: Uuid}
+
+
+class IdMixin:
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class TenantScoped:
+    """Mixin for every table that belongs to one tenant; deleting the tenant deletes the rows."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(
+            Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=False
+        )
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+class TenantRepository:
+    """Reads and writes of tenant-scoped rows, always filtered by the tenant given first."""
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def select(self, model: type[ModelT]) -> Select[tuple[ModelT]]:
+        return select(model).where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
+
+    def where(self, model: type[Any], stmt: Select[Any]) -> Select[Any]:
+        """Scope an arbitrary statement (joins, counts) on `model` to the tenant."""
+        return stmt.where(model.tenant_id == self.tenant_id)
+
+    async def get(self, model: type[ModelT], id_: uuid.UUID) -> ModelT | None:
+        stmt = self.select(model).where(model.id == id_)  # type: ignore[attr-defined]
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def count(self, model: type[Any], *criteria: Any) -> int:
+        stmt = self.where(model, select(func.count()).select_from(model)).where(*criteria)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    def add(self, obj: ModelT) -> ModelT:
+        obj.tenant_id = self.tenant_id  # type: ignore[attr-defined]
+        self.session.add(obj)
+        return obj
+
+
+class Database:
+    """Owns the engine and the session factory of one process."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20, echo: bool = False):
+        self.url = url
+        kwargs: dict[str, Any] = {"echo": echo}
+        if url.startswith("sqlite"):
+            # One writer at a time is SQLite's model; a short busy timeout turns contention into
+            # a brief wait instead of "database is locked" errors.
+            kwargs["connect_args"] = {"timeout": 30}
+            if ":memory:" in url:
+                kwargs["poolclass"] = NullPool
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            _configure_sqlite(self.engine)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # aiosqlite opens transactions itself; let SQLAlchemy emit BEGIN so that
+        # BEGIN IMMEDIATE below is the only way a write transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer (R1: durable)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred transaction that reads then writes can fail with SQLITE_BUSY without
+        # waiting; IMMEDIATE takes the write lock up front and honours busy_timeout.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,112 @@
+"""Reading a JSON request body into a schema, with the API's error rules.
+
+Not valid JSON or not an object → 400 `Malformed JSON body`; deeper than 32 levels → 400;
+schema errors → 400 with `details` naming fields as the caller spelled them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from reten.kit.casing import Spelling, normalise_keys
+from reten.kit.errors import BadRequest, ValidationFailed
+
+MAX_DEPTH = 32
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _depth(value: Any, limit: int) -> int:
+    # Iterative walk: a hostile body must not be able to blow the interpreter's stack.
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    deepest = 0
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return depth
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("Malformed JSON body") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Malformed JSON body")
+    if _depth(data, MAX_DEPTH) > MAX_DEPTH:
+        raise BadRequest(f"JSON body is nested deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def details_from(exc: ValidationError, spelling: Spelling) -> list[dict[str, str]]:
+    details = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and "[" in part))
+        field = spelling.path(loc)  # type: ignore[arg-type]
+        details.append({"field": field, "message": humanise(err)})
+    return details
+
+
+def humanise(err: Any) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return "must not be empty" if ctx.get("min_length") == 1 else (
+            f"must be at least {ctx.get('min_length')} characters"
+        )
+    if kind in ("string_type",):
+        return "must be a string"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be a boolean"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be an integer"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "must be an object"
+    if kind == "list_type":
+        return "must be an array"
+    if kind == "uuid_parsing" or kind == "uuid_type":
+        return "must be a UUID"
+    if kind == "enum":
+        return f"must be one of {ctx.get('expected', '').replace(' or ', ', ').replace(chr(39), '')}"
+    if kind == "value_error":
+        return str(ctx.get("error", err.get("msg", "is invalid")))
+    msg = str(err.get("msg", "is invalid"))
+    return msg[0].lower() + msg[1:] if msg else "is invalid"
+
+
+def validate_body(
+    model: type[ModelT], data: dict[str, Any], freeform: frozenset[str] = frozenset()
+) -> ModelT:
+    normalised, spelling = normalise_keys(data, freeform)
+    try:
+        return model.model_validate(normalised)
+    except ValidationError as exc:
+        raise ValidationFailed(details_from(exc, spelling)) from None
+
+
+def body_of(
+    model: type[ModelT], freeform: frozenset[str] = frozenset()
+) -> Callable[[Request], Awaitable[ModelT]]:
+    """Dependency that reads the request body into `model` with the API's casing and errors."""
+
+    async def dependency(request: Request) -> ModelT:
+        return validate_body(model, parse_object(await request.body()), freeform)
+
+    return dependency

@@ -1,0 +1,77 @@
+"""Page parameters (`page`, `per_page` with `limit` as alias) and the page envelope."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from reten.kit.errors import ValidationFailed
+
+MAX_PER_PAGE = 100
+# Above this many matching rows a list may answer with a capped estimate (quality.md).
+COUNT_CAP = 100_000
+
+
+@dataclass(frozen=True)
+class PageParams:
+    page: int
+    per_page: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def _parse_int(name: str, raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValidationFailed.one(name, "must be an integer") from None
+
+
+def parse_page_params(
+    page: str | None, per_page: str | None, limit: str | None, *, default_per_page: int
+) -> PageParams:
+    details = []
+    page_n = 1
+    try:
+        parsed = _parse_int("page", page)
+        if parsed is not None:
+            page_n = parsed
+            if page_n < 1:
+                details.append({"field": "page", "message": "must be an integer >= 1"})
+    except ValidationFailed as exc:
+        details.extend(exc.details or [])
+    size = default_per_page
+    # per_page wins over its alias when both are sent.
+    name, raw = ("per_page", per_page) if per_page not in (None, "") else ("limit", limit)
+    try:
+        parsed = _parse_int(name, raw)
+        if parsed is not None:
+            size = parsed
+            if not 1 <= size <= MAX_PER_PAGE:
+                details.append(
+                    {"field": name, "message": f"must be an integer between 1 and {MAX_PER_PAGE}"}
+                )
+    except ValidationFailed as exc:
+        details.extend(exc.details or [])
+    if details:
+        raise ValidationFailed(details)
+    return PageParams(page=page_n, per_page=size)
+
+
+def page_envelope(
+    data: list[Any], params: PageParams, total: int, *, estimate: bool = False
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "page": params.page,
+        "limit": params.per_page,
+        "total": total,
+        "totalPages": math.ceil(total / params.per_page) if total else 0,
+    }
+    if estimate:
+        meta["totalIsEstimate"] = True
+    return {"data": data, "meta": meta}

@@ -1,0 +1,38 @@
+"""UTC time helpers and the one timestamp format of the API (`YYYY-MM-DDTHH:MM:SS.sssZ`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def ensure_utc(value: datetime) -> datetime:
+    # SQLite gives naive datetimes back; everything stored is UTC, so naive means UTC.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    value = ensure_utc(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp that carries `Z` or an explicit offset.
+
+    Raises ValueError when the text is not a timestamp or has no offset (the API refuses
+    timestamps whose zone would have to be guessed).
+    """
+    candidate = text.strip()
+    if candidate.endswith(("z", "Z")):
+        candidate = candidate[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(candidate)
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp has no time zone")
+    return parsed.astimezone(UTC)

@@ -1,0 +1,19 @@
+"""Imports every model so that the metadata is complete (Alembic, tests)."""
+
+from reten.activities.models import Activity, ActivityStatusEvent, CommerceAssignment, TaskDetails
+from reten.activity_config.models import TaskResultType
+from reten.api_keys.models import ApiKey
+from reten.commerces.models import Commerce
+from reten.kit.db import Base
+from reten.kit.idempotency import IdempotencyRecord
+from reten.operators.models import Operator
+from reten.results.models import ActivityResult
+from reten.routes.models import Route, RouteCommerce, RouteOperator
+from reten.tenants.models import Tenant
+from reten.users.models import Membership, RefreshToken, User
+
+__all__ = [
+    "Activity", "ActivityResult", "ActivityStatusEvent", "ApiKey", "Base", "Commerce",
+    "CommerceAssignment", "IdempotencyRecord", "Membership", "Operator", "RefreshToken", "Route",
+    "RouteCommerce", "RouteOperator", "TaskDetails", "TaskResultType", "Tenant", "User",
+]  # fmt: skip

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Boolean, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from reten.kit.db import Base, IdMixin, JSONType, TenantScoped, TimestampMixin
+
+
+class OperatorType(StrEnum):
+    SALESMAN = "SALESMAN"
+    ACTIVATOR = "ACTIVATOR"
+    CALLCENTER = "CALLCENTER"
+
+
+class Operator(IdMixin, TimestampMixin, TenantScoped, Base):
+    __tablename__ = "operators"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "type", "external_id"),
+        UniqueConstraint("tenant_id", "email"),
+        Index("ix_operators_tenant_id_external_id", "tenant_id", "external_id"),
+    )
+
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    external_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    first_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    last_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, nullable=False, default=dict)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    is_placeholder: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    @property
+    def name(self) -> str | None:
+        parts = [p for p in (self.first_name, self.last_name) if p]
+        return " ".join(parts) or None

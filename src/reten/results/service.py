@@ -1,0 +1,300 @@
+"""Task results: the one service behind both result endpoints (integration and management).
+
+It links the result to an activity (or stores it STANDALONE), checks it against the tenant's
+result types, asks the lifecycle what the result does to the activity, and writes the result,
+the activity's new status and the status event in one transaction. Each endpoint only maps its
+own vocabulary in and out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.activities import service as activities
+from reten.activities.lifecycle import (
+    LifecycleStatus,
+    ResultConflict,
+    ResultStatus,
+    Transition,
+    Trigger,
+    decide,
+)
+from reten.activities.models import Activity, ActivityType
+from reten.activity_config import service as activity_config
+from reten.activity_config.models import TaskResultType
+from reten.commerces import service as commerces
+from reten.kit.actor import Actor
+from reten.kit.db import TenantRepository
+from reten.kit.errors import AppError, Conflict, NotFound, ValidationFailed, error_body
+from reten.kit.idempotency import IdempotencyClaim, fingerprint
+from reten.kit.time import utcnow
+from reten.operators import service as operators
+from reten.results.models import ActivityResult, ResultSource
+
+log = structlog.get_logger("reten.results")
+
+# Clocks drift; a result may claim to have happened a little in the future, not more.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+# Optimistic writes retried this many times before giving up with a 409.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class ResultSubmission:
+    """A result in the internal vocabulary; `fields` maps each input to the caller's spelling."""
+
+    commerce_external_id: str
+    occurred_at: datetime
+    status: ResultStatus
+    result_code: str
+    activity_id: uuid.UUID | None = None
+    provider_activity_id: str | None = None
+    external_status: str | None = None
+    hard_override: bool = False
+    raw_payload: dict[str, Any] | None = None
+    comment: str | None = None
+    contact_type: str | None = None
+    operator_external_id: str | None = None
+    future_scheduled_at: datetime | None = None
+    payload: dict[str, Any] | None = None
+    field_names: dict[str, str] | None = None
+
+    def field(self, name: str) -> str:
+        return (self.field_names or {}).get(name, name)
+
+
+@dataclass(frozen=True)
+class SubmittedResult:
+    result: ActivityResult
+    activity: Activity | None
+    result_type: TaskResultType
+
+    @property
+    def lifecycle_status(self) -> LifecycleStatus | None:
+        return LifecycleStatus(self.activity.lifecycle_status) if self.activity else None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the endpoint sends back: a fresh response or a replayed one."""
+
+    status_code: int
+    body: Any
+    replayed: bool
+
+
+async def submit(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    actor: Actor,
+    data: ResultSubmission,
+    render: Callable[[SubmittedResult], dict[str, Any]],
+    *,
+    idempotency_key: str | None = None,
+    request_body: Any = None,
+) -> Submission:
+    """Register a result, honouring `Idempotency-Key` when given."""
+    claim: IdempotencyClaim | None = None
+    if idempotency_key is not None:
+        claim = IdempotencyClaim(tenant_id, idempotency_key, fingerprint(request_body))
+        stored = await claim.begin(session)
+        if stored is not None:
+            return Submission(stored.status_code, stored.body, replayed=True)
+    try:
+        outcome = await _register(session, tenant_id, actor, data, claim, render)
+    except AppError as exc:
+        await session.rollback()
+        if claim is not None:
+            if exc.status_code < 500:
+                await claim.complete(
+                    session, exc.status_code, error_body(exc.status_code, exc.message, details=exc.details, extra=exc.extra)
+                )
+                await session.commit()
+            else:
+                await claim.release(session)
+        raise
+    except BaseException:
+        if claim is not None:
+            await claim.release(session)
+        raise
+    return outcome
+
+
+async def _register(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    actor: Actor,
+    data: ResultSubmission,
+    claim: IdempotencyClaim | None,
+    render: Callable[[SubmittedResult], dict[str, Any]],
+) -> Submission:
+    repo = TenantRepository(session, tenant_id)
+    if data.occurred_at > utcnow() + MAX_CLOCK_SKEW:
+        raise ValidationFailed.one(data.field("occurred_at"), "must not be more than 5 minutes in the future")
+    for attempt in range(MAX_ATTEMPTS):
+        activity = await _link(session, tenant_id, data)
+        commerce = await commerces.get_by_external_id(session, tenant_id, data.commerce_external_id)
+        if commerce is None:
+            raise NotFound("Commerce not found")
+        if activity is not None:
+            assigned = await activities.commerce_of(session, tenant_id, activity.id)
+            if assigned != commerce.id:
+                raise ValidationFailed.one(
+                    data.field("commerce_external_id"), "does not match the activity's commerce"
+                )
+        result_type = await _check_result_type(session, tenant_id, data)
+
+        transition: Transition | None = None
+        if activity is not None:
+            try:
+                transition = decide(
+                    activities.state_of(activity),
+                    Trigger.RESULT,
+                    result_status=data.status,
+                    hard_override=data.hard_override,
+                )
+            except ResultConflict:
+                raise Conflict(
+                    "The activity already has a registered result",
+                    extra={"resultId": str(activity.final_result_id) if activity.final_result_id else None},
+                ) from None
+
+        operator = (
+            await operators.find_by_external_id(session, tenant_id, data.operator_external_id)
+            if data.operator_external_id
+            else None
+        )
+        result_id = uuid.uuid4()
+        result = ActivityResult(
+            id=result_id,
+            tenant_id=tenant_id,
+            activity_id=activity.id if activity else None,
+            commerce_id=commerce.id,
+            source=(ResultSource.RETEN_ACTIVITY if activity else ResultSource.STANDALONE).value,
+            status=data.status.value,
+            external_status=data.external_status,
+            occurred_at=data.occurred_at,
+            hard_override=data.hard_override,
+            provider_activity_id=data.provider_activity_id
+            or (activity.provider_activity_id if activity else None),
+            raw_payload=data.raw_payload,
+            activity_status=transition.to_status.value if transition else None,
+            result_code=result_type.code,
+            comment=data.comment,
+            contact_type=data.contact_type,
+            operator_external_id=data.operator_external_id,
+            operator_id=operator.id if operator else None,
+            future_scheduled_at=data.future_scheduled_at,
+            payload=data.payload,
+            created_by_type=actor.type.value,
+            created_by_id=actor.id,
+            created_by_label=actor.label,
+        )
+        try:
+            if activity is not None and transition is not None:
+                applied = await _apply(session, activity, transition, result, actor, data)
+                if not applied:
+                    # Someone changed the activity since we read it: read again and re-decide.
+                    await session.rollback()
+                    continue
+            else:
+                repo.add(result)
+            await session.flush()
+            submitted = SubmittedResult(result, activity, result_type)
+            body = render(submitted)
+            if claim is not None:
+                await claim.complete(session, 201, body)
+            await session.commit()
+        except IntegrityError:
+            # The database refused a second current final result: another request won.
+            await session.rollback()
+            log.info("result_race_lost", activity_id=str(activity.id) if activity else None, attempt=attempt)
+            continue
+        log.info(
+            "result_registered",
+            result_id=str(result.id),
+            activity_id=str(activity.id) if activity else None,
+            status=result.status,
+        )
+        return Submission(201, body, replayed=False)
+    raise Conflict("The activity is being updated concurrently; retry the request")
+
+
+async def _link(session: AsyncSession, tenant_id: uuid.UUID, data: ResultSubmission) -> Activity | None:
+    if data.activity_id is not None:
+        activity = await activities.get_task(session, tenant_id, data.activity_id)
+        if activity is None:
+            raise NotFound("Activity not found")
+        return activity
+    if data.provider_activity_id is None:
+        raise ValidationFailed.one(
+            data.field("activity_id"), "activity_id or provider_activity_id is required"
+        )
+    repo = TenantRepository(session, tenant_id)
+    stmt = repo.select(Activity).where(
+        Activity.provider_activity_id == data.provider_activity_id,
+        Activity.type == ActivityType.TASK.value,
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _check_result_type(
+    session: AsyncSession, tenant_id: uuid.UUID, data: ResultSubmission
+) -> TaskResultType:
+    result_type = await activity_config.active_type(session, tenant_id, data.result_code)
+    if result_type is None:
+        codes = [t.code for t in await activity_config.list_types(session, tenant_id, is_active=True)]
+        valid = ", ".join(codes) if codes else "(none configured)"
+        raise ValidationFailed.one(data.field("task_result.result"), f"must be one of {valid}")
+    if result_type.requires_future_scheduled_at:
+        name = data.field("task_result.future_scheduled_at")
+        if data.future_scheduled_at is None:
+            raise ValidationFailed.one(name, f"is required for result {result_type.code}")
+        if data.future_scheduled_at <= utcnow():
+            raise ValidationFailed.one(name, "must be in the future")
+    return result_type
+
+
+async def _apply(
+    session: AsyncSession,
+    activity: Activity,
+    transition: Transition,
+    result: ActivityResult,
+    actor: Actor,
+    data: ResultSubmission,
+) -> bool:
+    values: dict[str, Any] = {"current_result_id": result.id}
+    if data.status != ResultStatus.PENDING:
+        values["final_result_id"] = result.id
+    if data.activity_id and data.provider_activity_id and activity.provider_activity_id is None:
+        # Both ids given and none recorded yet: remember the external system's id.
+        values["provider_activity_id"] = data.provider_activity_id
+    superseded = activity.final_result_id if transition.supersedes else None
+    detail = f"result {result.id} {result.status}"
+    if not await activities.apply_transition(
+        session, activity, transition, actor, values=values, event_detail=detail
+    ):
+        return False
+    if superseded is not None:
+        await session.execute(
+            update(ActivityResult)
+            .where(ActivityResult.id == superseded, ActivityResult.tenant_id == activity.tenant_id)
+            .values(superseded_by_id=result.id)
+            .execution_options(synchronize_session=False)
+        )
+    session.add(result)
+    return True
+
+
+async def get_result(session: AsyncSession, tenant_id: uuid.UUID, result_id: uuid.UUID) -> ActivityResult | None:
+    return await TenantRepository(session, tenant_id).get(ActivityResult, result_id)
+

@@ -1,0 +1,52 @@
+"""What one server process holds: settings, the database, the rate limiter and caches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.config import Settings
+from reten.kit.cache import TTLCache
+from reten.kit.db import Database
+from reten.kit.ratelimit import RateLimiter, build_rate_limiter
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    limiter: RateLimiter
+    api_key_cache: TTLCache[Any]
+    # key id -> monotonic time of this process's last `last_used_at` write
+    api_key_last_write: dict[Any, float] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        return cls(
+            settings=settings,
+            db=Database(
+                settings.database_url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+                echo=settings.db_echo,
+            ),
+            limiter=build_rate_limiter(settings.redis_url),
+            api_key_cache=TTLCache(settings.api_key_cache_seconds),
+        )
+
+    async def close(self) -> None:
+        await self.limiter.close()
+        await self.db.dispose()
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_runtime(request).db.sessionmaker() as session:
+        yield session
