@@ -1,0 +1,213 @@
+"""`python -m bench`: seed, start the server, drive each workload, judge it, print one table."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.explain import explain_p1
+from bench.noauth_app import NOAUTH_PATH
+from bench.report import Measurement, Row, table, write_json
+from bench.seed import SeedConfig, Seeded, database_url, drop_database, seed, verify_results
+from bench.server import ROOT, Server
+
+RESULTS = Path(__file__).resolve().parent / "results"
+P1_QUERY = "?status=PENDING&per_page=20"
+P1_PATH = "/api/integration/activities/tasks" + P1_QUERY
+P2_PATH = "/api/integration/activity-results/tasks"
+# A ceiling on requests per workload, on top of the time bound, so nothing can run away.
+MAX_REQUESTS = 2_000_000
+LOADGEN_GRACE_S = 60
+
+# Budgets from docs quality.md, "Performance".
+P1_MIN = 0.40
+P2_MIN = 0.25
+P5_MIN = 0.90
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Reten benchmarks (quality.md, Performance): starts its own server on "
+        "PostgreSQL at 127.0.0.1:5432, seeds a fresh database, drives load from a separate "
+        "process over loopback and prints one table of ratios to the GET /api/health baseline.",
+    )
+    p.add_argument(
+        "workload", choices=("all", "p1", "p2", "p5"),
+        help="p1: task list; p2: result submission; p5: API-key auth overhead; all: every one. "
+        "The baseline always runs first.",
+    )  # fmt: skip
+    p.add_argument("--duration", type=float, default=10.0, help="measured seconds per workload (default 10)")
+    p.add_argument("--warmup", type=float, default=2.0, help="discarded seconds before each (default 2)")
+    p.add_argument("--clients", type=int, default=32, help="concurrent connections (default 32)")
+    p.add_argument("--activities", type=int, default=100_000, help="TASK activities in the tenant")
+    p.add_argument("--database", default="reten_bench", help="database to (re)create (default reten_bench)")
+    p.add_argument("--port", type=int, default=None, help="server port (default: a free one)")
+    p.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
+    p.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE P1's SQL even when it passes")
+    args = p.parse_args(argv)
+    if not 1 <= args.duration <= 300 or not 0 <= args.warmup <= 60:
+        p.error("--duration must be 1-300 s and --warmup 0-60 s")
+    if not 1 <= args.clients <= 512 or args.activities < 1000:
+        p.error("--clients must be 1-512 and --activities at least 1000")
+    return args
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def drive(
+    server: Server, request: dict[str, Any], args: argparse.Namespace, *,
+    warmup: float | None = None, duration: float | None = None,
+) -> Measurement:
+    """Run the load generator in its own process against `server` and return what it saw."""
+    spec = {
+        "port": server.port,
+        "clients": args.clients,
+        "warmup_s": args.warmup if warmup is None else warmup,
+        "duration_s": args.duration if duration is None else duration,
+        "max_requests": MAX_REQUESTS,
+        "request": request,
+    }  # fmt: skip
+    spec_file = RESULTS / "loadgen-spec.json"
+    spec_file.write_text(json.dumps(spec))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", str(spec_file)],
+        cwd=ROOT, capture_output=True, text=True,
+        timeout=spec["warmup_s"] + spec["duration_s"] + LOADGEN_GRACE_S,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed:\n{done.stderr}")
+    return Measurement(**json.loads(done.stdout))
+
+
+def get(path: str, api_key: str | None = None) -> dict[str, Any]:
+    headers = {"x-api-key": api_key} if api_key else {}
+    return {"method": "GET", "path": path, "headers": headers, "expect_status": 200}
+
+
+def measure_row(server: Server, name: str, m: Measurement, baseline: float | None) -> Row:
+    rss, _ = server.memory_mb()
+    row = Row.of(name, m, rss, baseline)
+    log(f"{name}: {row.rps:.1f} req/s, p50 {row.p50_ms:.2f} ms, errors {row.errors}")
+    if m.error_samples:
+        row.notes.append("first errors: " + " | ".join(m.error_samples[:3]))
+    return row
+
+
+def run_p1(server: Server, seeded: Seeded, args: argparse.Namespace, base: float) -> Row:
+    m = drive(server, get(P1_PATH, seeded.api_key), args)
+    row = measure_row(server, "P1 GET tasks?status=PENDING", m, base)
+    row.judge(row.x_baseline >= P1_MIN and m.errors == 0, f">= {P1_MIN:.2f} x base, 0 errors")
+    return row
+
+
+def run_p5(server: Server, seeded: Seeded, args: argparse.Namespace, base: float) -> list[Row]:
+    # ABBA order (no-auth, auth, auth, no-auth): a slow drift of the machine (cache warming,
+    # autovacuum, thermal) hits both sides equally instead of favouring whichever ran second.
+    noauth, auth = get(NOAUTH_PATH + P1_QUERY), get(P1_PATH, seeded.api_key)
+    seg = {"warmup": max(0.5, args.warmup / 2), "duration": args.duration / 2}
+    parts: dict[str, list[Measurement]] = {"noauth": [], "auth": []}
+    for label in ("noauth", "auth", "auth", "noauth"):
+        parts[label].append(drive(server, noauth if label == "noauth" else auth, args, **seg))
+    ref = measure_row(server, "P5 same handler, no auth", Measurement.merge(parts["noauth"]), base)
+    row = measure_row(server, "P5 same handler, API key", Measurement.merge(parts["auth"]), base)
+    ratio = row.rps / ref.rps
+    row.detail["auth_over_noauth"] = ratio
+    ok = ratio >= P5_MIN and row.errors == 0 and ref.errors == 0
+    row.judge(ok, f"auth/noauth {ratio:.3f} >= {P5_MIN:.2f}, 0 errors")
+    ref.budget = "(P5 reference)"
+    return [ref, row]
+
+
+def run_p2(server: Server, seeded: Seeded, args: argparse.Namespace, base: float) -> Row:
+    request = {
+        "method": "POST", "path": P2_PATH, "headers": {"x-api-key": seeded.api_key},
+        "expect_status": 201, "pool_file": str(seeded.pool_file),
+    }  # fmt: skip
+    m = drive(server, request, args)
+    row = measure_row(server, "P2 POST result (distinct)", m, base)
+    # Every 201 (warm-up included) must name a stored result whose activity it completed.
+    found, completed = asyncio.run(verify_results(args.database, m.created_ids))
+    created = len(m.created_ids)
+    row.detail.update(created=created, found_in_db=found, activity_completed=completed)
+    row.notes.append(
+        f"{found} of {created} returned ids found in activity_results "
+        f"({completed} with their activity COMPLETED and pointing at the result)"
+    )
+    if m.pool_exhausted:
+        row.notes.append("ran out of READY activities before the deadline; raise --activities")
+    ok = row.x_baseline >= P2_MIN and m.errors == 0 and found == created == completed and created > 0
+    row.judge(ok, f">= {P2_MIN:.2f} x base, 0 errors, {found}/{created} 201s in DB")
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    chosen = ("p1", "p5", "p2") if args.workload == "all" else (args.workload,)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    log(f"seeding {args.database} with {args.activities} activities ...")
+    cfg = SeedConfig(database=args.database, activities=args.activities)
+    seeded = asyncio.run(seed(cfg, RESULTS / "p2_pool.csv"))
+    log(f"seeded in {time.monotonic() - started:.1f} s ({seeded.ready} READY)")
+
+    rows: list[Row] = []
+    plans: list[dict[str, Any]] = []
+    meta: dict[str, Any] = {}
+    try:
+        with Server(database_url(args.database), str(seeded.tenant_id), RESULTS / "server.log", args.port) as server:
+            log(f"server pid {server.pid} on {server.url}")
+            baseline = Row.of("baseline GET /api/health", drive(server, get("/api/health"), args),
+                              server.memory_mb()[0], None)  # fmt: skip
+            log(f"baseline: {baseline.rps:.1f} req/s, p50 {baseline.p50_ms:.2f} ms")
+            if baseline.errors:
+                baseline.notes.append(f"{baseline.errors} errors on the baseline itself")
+            rows.append(baseline)
+            base = baseline.rps
+            for workload in chosen:
+                if workload == "p1":
+                    rows.append(run_p1(server, seeded, args, base))
+                    if args.explain or rows[-1].verdict == "FAIL":
+                        # Right after P1, on the data P1 saw (before P2 changes rows).
+                        plans = asyncio.run(explain_p1(args.database, seeded.tenant_id))
+                elif workload == "p5":
+                    rows.extend(run_p5(server, seeded, args, base))
+                else:
+                    rows.append(run_p2(server, seeded, args, base))
+            rss, peak = server.memory_mb()
+            meta["server"] = {"pid": server.pid, "rss_mb_end": rss, "peak_rss_mb": peak}
+        meta["server"]["log_lines"] = server.log_lines()[-50:]
+    finally:
+        if not args.keep_db:
+            asyncio.run(drop_database(args.database))
+
+    print(table(rows))
+    srv = meta["server"]
+    print(f"\nserver RSS at end {srv['rss_mb_end']:.1f} MB, peak {srv['peak_rss_mb']:.1f} MB "
+          f"(P8 budget <= 250 MB); server log: {len(srv['log_lines'])} lines at WARNING or above "
+          f"(bench/results/server.log)")  # fmt: skip
+    for plan in plans:
+        print(f"\nEXPLAIN ANALYZE  {plan['sql']}\n  params {plan['params']}")
+        print("\n".join("  " + line for line in plan["plan"]))
+    meta.update(
+        finished_at=datetime.now(UTC).isoformat(),
+        command=" ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
+        config={k: v for k, v in vars(args).items()},
+        machine={"cpus": os.cpu_count(), "python": platform.python_version()},
+        wall_s=round(time.monotonic() - started, 1),
+        explain=plans,
+    )
+    write_json(RESULTS / "latest.json", rows, meta)
+    log(f"done in {meta['wall_s']} s; JSON in {RESULTS / 'latest.json'}")
+    return 1 if any(r.verdict == "FAIL" for r in rows) else 0
