@@ -24,6 +24,17 @@ from reten.tenants.router import router as tenants_router
 
 log = structlog.get_logger("reten.app")
 
+# Every router of the API, in mounting order. Tests walk this table to check that each route
+# declares its access rule.
+ROUTERS = (
+    health_router,
+    auth_router,
+    tenants_router,
+    api_keys_router,
+    activity_config_router,
+    integration_router,
+)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -57,13 +68,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_sync_body_bytes=settings.max_sync_body_bytes,
     )
-    for router in (
-        health_router,
-        auth_router,
-        tenants_router,
-        api_keys_router,
-        activity_config_router,
-        integration_router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
     return app

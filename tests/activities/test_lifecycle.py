@@ -90,7 +90,7 @@ class TestCreation:
 
 
 class TestEveryStatusAndTrigger:
-    @pytest.mark.parametrize(("name", "trigger"), itertools.product(sorted(STATES), list(SIMPLE_MOVES)))
+    @pytest.mark.parametrize(("name", "trigger"), list(itertools.product(sorted(STATES), list(SIMPLE_MOVES))))
     def test_non_result_trigger(self, name: str, trigger: T) -> None:
         sources, target, event = SIMPLE_MOVES[trigger]
         state = STATES[name]
@@ -107,7 +107,7 @@ class TestEveryStatusAndTrigger:
 
     @pytest.mark.parametrize(
         ("name", "result", "override"),
-        itertools.product(sorted(STATES), list(R), [False, True]),
+        list(itertools.product(sorted(STATES), list(R), [False, True])),
     )
     def test_result_trigger(self, name: str, result: R, override: bool) -> None:
         state = STATES[name]
