@@ -212,6 +212,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     reqs = Requests(spec["request"], port)
     stats = Stats()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     measure_from = start + float(spec["warmup_s"])
     until = measure_from + float(spec["duration_s"])
     budget = [int(spec["max_requests"])]  # shared across tasks: one event loop, no lock needed
@@ -239,6 +240,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "status_counts": stats.status_counts,
         "created_ids": stats.created_ids,
         "pool_exhausted": stats.pool_exhausted,
+        "cpu": {"loadgen_s": time.process_time() - cpu_start, "wall_s": time.perf_counter() - start},
     }
 
 

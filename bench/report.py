@@ -30,6 +30,8 @@ class Measurement:
     created_ids: list[str]
     pool_exhausted: bool
     warmup_requests: int
+    # CPU seconds over the whole drive (warm-up included): server, postgres, loadgen; and wall_s.
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def merge(cls, parts: list[Measurement]) -> Measurement:
@@ -47,6 +49,7 @@ class Measurement:
             created_ids=[i for p in parts for i in p.created_ids],
             pool_exhausted=any(p.pool_exhausted for p in parts),
             warmup_requests=sum(p.warmup_requests for p in parts),
+            cpu={k: sum(p.cpu.get(k, 0.0) for p in parts) for k in parts[0].cpu},
         )
 
     @property
@@ -63,6 +66,7 @@ class Row:
     errors: int
     rss_mb: float
     x_baseline: float
+    cpu_cores: str  # server/postgres/loadgen, average cores busy while the workload ran
     budget: str = "-"
     verdict: str = "-"  # PASS, FAIL or "-" for reference rows
     notes: list[str] = field(default_factory=list)
@@ -70,6 +74,10 @@ class Row:
 
     @classmethod
     def of(cls, name: str, m: Measurement, rss_mb: float, baseline_rps: float | None) -> Row:
+        wall = m.cpu.get("wall_s") or 1.0
+        sides = ("server_s", "postgres_s", "loadgen_s")
+        # Per request over everything sent (warm-up included), since the CPU covers it all.
+        sent = max(1, m.requests + m.warmup_requests)
         return cls(
             workload=name,
             rps=m.rps,
@@ -78,7 +86,11 @@ class Row:
             errors=m.errors,
             rss_mb=rss_mb,
             x_baseline=m.rps / baseline_rps if baseline_rps else 1.0,
+            cpu_cores="/".join(f"{m.cpu.get(k, 0.0) / wall:.2f}" for k in sides),
             detail={
+                "cpu_ms_per_request": {
+                    k.removesuffix("_s"): round(m.cpu.get(k, 0.0) * 1000 / sent, 3) for k in sides
+                },
                 "requests": m.requests,
                 "measured_s": round(m.measured_s, 3),
                 "warmup_requests": m.warmup_requests,
@@ -92,18 +104,21 @@ class Row:
         self.verdict = "PASS" if ok else "FAIL"
 
 
-COLUMNS = ("workload", "req/s", "p50 ms", "p99 ms", "errors", "RSS MB", "x base", "budget", "result")
+COLUMNS = (
+    "workload", "req/s", "p50 ms", "p99 ms", "errors", "RSS MB", "CPU srv/pg/gen", "x base",
+    "budget", "result",
+)  # fmt: skip
 
 
 def table(rows: list[Row]) -> str:
     cells = [
         (r.workload, f"{r.rps:.1f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", str(r.errors),
-         f"{r.rss_mb:.1f}", f"{r.x_baseline:.3f}", r.budget, r.verdict)
+         f"{r.rss_mb:.1f}", r.cpu_cores, f"{r.x_baseline:.3f}", r.budget, r.verdict)
         for r in rows
     ]  # fmt: skip
     widths = [max(len(c[i]) for c in [COLUMNS, *cells]) for i in range(len(COLUMNS))]
     # Text columns left-aligned, numbers right-aligned.
-    left = {0, 7, 8}
+    left = {0, 8, 9}
 
     def line(values: tuple[str, ...]) -> str:
         return "  ".join(

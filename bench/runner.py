@@ -18,7 +18,7 @@ from bench.explain import explain_p1
 from bench.noauth_app import NOAUTH_PATH
 from bench.report import Measurement, Row, table, write_json
 from bench.seed import SeedConfig, Seeded, database_url, drop_database, seed, verify_results
-from bench.server import ROOT, Server
+from bench.server import ROOT, Server, postgres_cpu_s
 
 RESULTS = Path(__file__).resolve().parent / "results"
 P1_QUERY = "?status=PENDING&per_page=20"
@@ -81,6 +81,7 @@ def drive(
     }  # fmt: skip
     spec_file = RESULTS / "loadgen-spec.json"
     spec_file.write_text(json.dumps(spec))
+    server_cpu, pg_cpu = server.cpu_s(), postgres_cpu_s()
     done = subprocess.run(
         [sys.executable, "-m", "bench.loadgen", str(spec_file)],
         cwd=ROOT, capture_output=True, text=True,
@@ -88,7 +89,9 @@ def drive(
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{done.stderr}")
-    return Measurement(**json.loads(done.stdout))
+    m = Measurement(**json.loads(done.stdout))
+    m.cpu.update(server_s=server.cpu_s() - server_cpu, postgres_s=postgres_cpu_s() - pg_cpu)
+    return m
 
 
 def get(path: str, api_key: str | None = None) -> dict[str, Any]:
@@ -102,6 +105,11 @@ def measure_row(server: Server, name: str, m: Measurement, baseline: float | Non
     log(f"{name}: {row.rps:.1f} req/s, p50 {row.p50_ms:.2f} ms, errors {row.errors}")
     if m.error_samples:
         row.notes.append("first errors: " + " | ".join(m.error_samples[:3]))
+    cost = row.detail["cpu_ms_per_request"]
+    row.notes.append(
+        f"CPU per request: server {cost['server']:.2f} ms, postgres {cost['postgres']:.2f} ms, "
+        f"load generator {cost['loadgen']:.2f} ms"
+    )
     return row
 
 
@@ -168,9 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Server(database_url(args.database), str(seeded.tenant_id), RESULTS / "server.log", args.port) as server:
             log(f"server pid {server.pid} on {server.url}")
-            baseline = Row.of("baseline GET /api/health", drive(server, get("/api/health"), args),
-                              server.memory_mb()[0], None)  # fmt: skip
-            log(f"baseline: {baseline.rps:.1f} req/s, p50 {baseline.p50_ms:.2f} ms")
+            m = drive(server, get("/api/health"), args)
+            baseline = measure_row(server, "baseline GET /api/health", m, None)
             if baseline.errors:
                 baseline.notes.append(f"{baseline.errors} errors on the baseline itself")
             rows.append(baseline)

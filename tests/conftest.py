@@ -44,6 +44,16 @@ async def _recreate_pg_database(name: str) -> str:
     return f"{PG_URL.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
 
 
+async def _drop_pg_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(f"{PG_URL}/postgres", timeout=10)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if BACKEND == "postgres":
