@@ -1,17 +1,26 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from reten.api_keys.models import ApiKey
 from reten.kit.schemas import InputModel, Name255, ReadModel, Timestamp
+from reten.kit.time import utcnow
 
 
 class ApiKeyCreate(InputModel):
     name: Name255
     permissions: list[str] = Field(min_length=1)
     expires_at: Timestamp | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= utcnow():
+            raise ValueError("must be in the future")
+        return value
 
 
 class ApiKeyRead(ReadModel):

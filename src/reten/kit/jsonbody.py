@@ -22,18 +22,21 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def _depth(value: Any, limit: int) -> int:
-    # Iterative walk: a hostile body must not be able to blow the interpreter's stack.
+    """Nesting depth counted in objects and arrays (a scalar adds no level).
+
+    Iterative: a hostile body must not be able to blow the interpreter's stack.
+    """
     stack: list[tuple[Any, int]] = [(value, 1)]
     deepest = 0
     while stack:
         node, depth = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
         if depth > limit:
             return depth
         deepest = max(deepest, depth)
-        if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values())
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children)
     return deepest
 
 

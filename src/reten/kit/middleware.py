@@ -14,7 +14,7 @@ from reten.kit.errors import error_body
 
 
 def _valid_request_id(value: bytes) -> bool:
-    return 1 <= len(value) <= 128 and all(0x20 < b < 0x7F for b in value)
+    return 1 <= len(value) <= 128 and all(0x20 <= b < 0x7F for b in value)
 
 
 class RequestContextMiddleware:
