@@ -78,9 +78,7 @@ class Settings(BaseSettings):
                 "in production"
             )
         if self.is_sqlite and not self.allow_sqlite_in_production:
-            raise RuntimeError(
-                "SQLite in production needs RETEN_ALLOW_SQLITE_IN_PRODUCTION=true"
-            )
+            raise RuntimeError("SQLite in production needs RETEN_ALLOW_SQLITE_IN_PRODUCTION=true")
 
 
 @lru_cache

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reten.activities import service as activities
 from reten.activities.lifecycle import ResultStatus
 from reten.activities.models import ActivityType, Channel
-from reten.activity_config.models import ResultOutcome
 from reten.activity_config import service as activity_config
+from reten.activity_config.models import ResultOutcome
 from reten.activity_config.schemas import TaskResultTypeCreate
 from reten.api_keys import service as api_keys
 from reten.auth.permissions import Permission, permissions_for_roles
@@ -101,7 +101,9 @@ async def seed_demo(db: Database, base_url: str, *, rng_seed: int = 7) -> DemoSu
             permissions=[Permission.VIEW_ACTIVITIES.value, Permission.SUBMIT_ACTIVITY_RESULT.value],
             expires_at=None,
         )
-        return DemoSummary(tenant.id, tenant.slug, admin.email, password, plaintext, base_url, created)
+        return DemoSummary(
+            tenant.id, tenant.slug, admin.email, password, plaintext, base_url, created
+        )
 
 
 async def _create(session: AsyncSession, password: str, rng: random.Random) -> Tenant:
@@ -122,16 +124,26 @@ async def _create(session: AsyncSession, password: str, rng: random.Random) -> T
             session,
             tid,
             TaskResultTypeCreate(
-                code=code, label=label, requires_future_scheduled_at=future, outcome=outcome, sort_order=order
+                code=code,
+                label=label,
+                requires_future_scheduled_at=future,
+                outcome=outcome,
+                sort_order=order,
             ),
         )
     stores = [
         await commerces.create_commerce(
-            session, tid, external_id=f"COM-{i + 1:03d}", name=name, tax_id=f"76.{100 + i:03d}.{200 + i:03d}-{i % 10}"
+            session,
+            tid,
+            external_id=f"COM-{i + 1:03d}",
+            name=name,
+            tax_id=f"76.{100 + i:03d}.{200 + i:03d}-{i % 10}",
         )
         for i, name in enumerate(STORE_NAMES)
     ]
-    ops = [await operators.create_operator(session, tid, external_id=e, name=n) for e, n in OPERATORS]
+    ops = [
+        await operators.create_operator(session, tid, external_id=e, name=n) for e, n in OPERATORS
+    ]
     north = await routes.create_route(session, tid, external_id="R-NORTE-3", name="Ruta Norte 3")
     south = await routes.create_route(session, tid, external_id="R-SUR-1", name="Ruta Sur 1")
     route_of_op = {}
@@ -192,6 +204,7 @@ async def _create(session: AsyncSession, password: str, rng: random.Random) -> T
             lambda submitted: {"id": str(submitted.result.id)},
         )
     for index in (47, 48):
-        await activities.cancel_activity(session, tid, created[index][0].id, system, "Commerce closed")
+        await activities.cancel_activity(
+            session, tid, created[index][0].id, system, "Commerce closed"
+        )
     return tenant
-

@@ -231,7 +231,7 @@ def decide(
             raise ValueError("a RESULT trigger needs result_status")
         return _decide_result(state, result_status, hard_override)
 
-    allowed: dict[Trigger, tuple[set[A], A, StatusEvent]] = {
+    allowed: dict[Trigger, tuple[set[ActivityStatus], ActivityStatus, StatusEvent]] = {
         Trigger.DISPATCH_RESOLUTION_FAILED: ({A.READY}, A.UNRESOLVED, StatusEvent.RESOLUTION_FAILED),
         Trigger.RETRY_RESOLUTION_SUCCEEDED: (
             {A.UNRESOLVED}, A.READY, StatusEvent.RESOLUTION_RETRY_SUCCESS
@@ -276,9 +276,7 @@ def _decide_result(
     if blocked:
         if not hard_override:
             raise ResultConflict()
-        return _move(
-            state, after, StatusEvent.RESULT_OVERRIDDEN, supersedes=state.has_final_result
-        )
+        return _move(state, after, StatusEvent.RESULT_OVERRIDDEN, supersedes=state.has_final_result)
     if s in (A.READY, A.UNRESOLVED, A.DISPATCHED) or state.failed_by_dispatch:
         return _move(state, after, StatusEvent.RESULT_RECEIVED)
     raise _refuse(state, Trigger.RESULT)  # unreachable with a consistent state; kept as a guard

@@ -38,8 +38,12 @@ class Activity(IdMixin, TimestampMixin, TenantScoped, Base):
         Index("ix_activities_list_phase", "tenant_id", "type", "phase", "scheduled_at", "id"),
         Index(
             "ix_activities_list_lifecycle",
-            "tenant_id", "type", "lifecycle_status", "scheduled_at", "id",
-        ),  # fmt: skip
+            "tenant_id",
+            "type",
+            "lifecycle_status",
+            "scheduled_at",
+            "id",
+        ),
         Index("ix_activities_list_all", "tenant_id", "type", "scheduled_at", "id"),
         Index("ix_activities_tenant_updated", "tenant_id", "updated_at"),
         Index("ix_activities_tenant_status", "tenant_id", "status"),
@@ -47,7 +51,9 @@ class Activity(IdMixin, TimestampMixin, TenantScoped, Base):
 
     type: Mapped[str] = mapped_column(String(16), nullable=False)
     channel: Mapped[str] = mapped_column(String(16), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default=ActivityStatus.READY.value)
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=ActivityStatus.READY.value
+    )
     # Derived by activities.lifecycle and stored, so filters on them are index-bound.
     lifecycle_status: Mapped[str] = mapped_column(
         String(24), nullable=False, default=LifecycleStatus.SCHEDULED.value

@@ -127,18 +127,25 @@ def _event(
     )
 
 
-async def get_task(session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID) -> Activity | None:
+async def get_task(
+    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID
+) -> Activity | None:
     repo = TenantRepository(session, tenant_id)
-    stmt = repo.select(Activity).where(Activity.id == activity_id, Activity.type == ActivityType.TASK.value)
+    stmt = repo.select(Activity).where(
+        Activity.id == activity_id, Activity.type == ActivityType.TASK.value
+    )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def commerce_of(session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID) -> uuid.UUID | None:
+async def commerce_of(
+    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID
+) -> uuid.UUID | None:
     repo = TenantRepository(session, tenant_id)
-    stmt = repo.where(
-        CommerceAssignment, select(CommerceAssignment.commerce_id)
-    ).where(CommerceAssignment.activity_id == activity_id)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    stmt = repo.where(CommerceAssignment, select(CommerceAssignment.commerce_id)).where(
+        CommerceAssignment.activity_id == activity_id
+    )
+    found: uuid.UUID | None = (await session.execute(stmt)).scalar_one_or_none()
+    return found
 
 
 async def create_activity(
@@ -186,7 +193,9 @@ async def create_activity(
     )
     repo.add(
         CommerceAssignment(
-            activity_id=activity.id, commerce_id=commerce.id, assignment_reason=data.assignment_reason
+            activity_id=activity.id,
+            commerce_id=commerce.id,
+            assignment_reason=data.assignment_reason,
         )
     )
     if data.type == ActivityType.TASK:
@@ -219,7 +228,9 @@ async def _check_duplicate(session: AsyncSession, repo: TenantRepository, key: s
         raise Conflict("idempotency_key already exists", extra={"activityId": str(existing)})
 
 
-async def _check_task_assignment(session: AsyncSession, repo: TenantRepository, data: ActivityInput) -> None:
+async def _check_task_assignment(
+    session: AsyncSession, repo: TenantRepository, data: ActivityInput
+) -> None:
     if data.assigned_route_id is None or data.assigned_operator_id is None:
         raise ValidationFailed(
             [

@@ -22,7 +22,11 @@ class TaskResultType(IdMixin, TimestampMixin, TenantScoped, Base):
 
     code: Mapped[str] = mapped_column(String(64), nullable=False)
     label: Mapped[str] = mapped_column(String(255), nullable=False)
-    requires_future_scheduled_at: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    outcome: Mapped[str] = mapped_column(String(16), nullable=False, default=ResultOutcome.EFFECTIVE.value)
+    requires_future_scheduled_at: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False
+    )
+    outcome: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=ResultOutcome.EFFECTIVE.value
+    )
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     sort_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

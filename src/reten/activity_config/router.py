@@ -66,7 +66,9 @@ async def update_task_result_type(
     data: TaskResultTypeUpdate = Depends(_update_body),
     session: AsyncSession = Depends(get_session),
 ) -> TaskResultTypeRead:
-    item = await service.update_type(session, principal.require_tenant(), parse_uuid("id", id), data)
+    item = await service.update_type(
+        session, principal.require_tenant(), parse_uuid("id", id), data
+    )
     return TaskResultTypeRead.model_validate(item)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +26,9 @@ async def list_types(
     return list((await session.execute(stmt)).scalars())
 
 
-async def active_type(session: AsyncSession, tenant_id: uuid.UUID, code: str) -> TaskResultType | None:
+async def active_type(
+    session: AsyncSession, tenant_id: uuid.UUID, code: str
+) -> TaskResultType | None:
     repo = TenantRepository(session, tenant_id)
     stmt = repo.select(TaskResultType).where(
         TaskResultType.code == code, TaskResultType.is_active.is_(True)

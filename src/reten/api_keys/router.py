@@ -19,7 +19,9 @@ from reten.runtime import get_runtime, get_session
 router = APIRouter(prefix="/api/api-keys", tags=["API keys"])
 
 
-@router.post("", status_code=201, response_model=ApiKeyCreated, openapi_extra=openapi_body(ApiKeyCreate))
+@router.post(
+    "", status_code=201, response_model=ApiKeyCreated, openapi_extra=openapi_body(ApiKeyCreate)
+)
 async def create_api_key(
     principal: Principal = Depends(tenant_user(Permission.MANAGE_API_KEYS)),
     data: ApiKeyCreate = Depends(body_of(ApiKeyCreate)),

@@ -58,5 +58,3 @@ class ApiKeyCreated(ApiKeyRead):
 
     plaintext_key: str
     key: str
-
-

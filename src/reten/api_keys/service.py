@@ -155,7 +155,10 @@ async def touch_last_used(
             update(ApiKey)
             .where(
                 ApiKey.id == key_id,
-                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - timedelta(seconds=interval)),
+                or_(
+                    ApiKey.last_used_at.is_(None),
+                    ApiKey.last_used_at < now - timedelta(seconds=interval),
+                ),
             )
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
@@ -169,7 +172,9 @@ def normalise_permissions(names: list[str]) -> list[str]:
     for i, name in enumerate(names):
         upper = name.strip().upper() if isinstance(name, str) else ""
         if upper not in Permission.__members__:
-            details.append({"field": f"permissions[{i}]", "message": f"unknown permission {name!r}"})
+            details.append(
+                {"field": f"permissions[{i}]", "message": f"unknown permission {name!r}"}
+            )
         else:
             wanted.add(upper)
     if details:
@@ -213,9 +218,7 @@ async def create_key(
     return key, plaintext
 
 
-async def list_keys(
-    session: AsyncSession, principal: Principal, *, all_keys: bool
-) -> list[ApiKey]:
+async def list_keys(session: AsyncSession, principal: Principal, *, all_keys: bool) -> list[ApiKey]:
     repo = TenantRepository(session, principal.require_tenant())
     stmt = repo.select(ApiKey)
     if all_keys:
@@ -229,7 +232,10 @@ async def list_keys(
 
 
 async def revoke_key(
-    session: AsyncSession, principal: Principal, key_id: uuid.UUID, cache: TTLCache[VerifiedKey | None]
+    session: AsyncSession,
+    principal: Principal,
+    key_id: uuid.UUID,
+    cache: TTLCache[VerifiedKey | None],
 ) -> None:
     repo = TenantRepository(session, principal.require_tenant())
     key = await repo.get(ApiKey, key_id)

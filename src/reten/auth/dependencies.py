@@ -110,17 +110,23 @@ async def _api_key_principal(runtime: Runtime, request: Request, plaintext: str)
         runtime.settings.api_key_last_used_interval_seconds,
     )
     # Every request made with a key draws on that key's bucket (integration and management).
-    decision = await runtime.limiter.hit(f"key:{verified.key_id}", runtime.settings.rate_limit_per_minute)
+    decision = await runtime.limiter.hit(
+        f"key:{verified.key_id}", runtime.settings.rate_limit_per_minute
+    )
     request.state.ratelimit = decision
     if not decision.allowed:
         raise TooManyRequests(f"Rate limit exceeded: retry in {decision.reset_seconds} s")
     return verified.principal()
 
 
-def _check(principal: Principal, permission: Permission | None, *, integration: bool = False) -> Principal:
+def _check(
+    principal: Principal, permission: Permission | None, *, integration: bool = False
+) -> Principal:
     if permission is not None and permission not in principal.permissions:
-        message = "Insufficient permissions" if integration else (
-            f"Insufficient permissions: requires {permission.value}"
+        message = (
+            "Insufficient permissions"
+            if integration
+            else (f"Insufficient permissions: requires {permission.value}")
         )
         raise PermissionDenied(message)
     return principal

@@ -48,12 +48,16 @@ async def _issue_refresh(
     return token
 
 
-async def login(session: AsyncSession, settings: Settings, identifier: str, password: str) -> IssuedTokens:
+async def login(
+    session: AsyncSession, settings: Settings, identifier: str, password: str
+) -> IssuedTokens:
     user = await users.get_by_email(session, identifier)
     # One argon2 verification on every path, so timing does not reveal whether the email exists.
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
-        log.info("login_failed", reason="unknown" if user is None else ("inactive" if ok else "password"))
+        log.info(
+            "login_failed", reason="unknown" if user is None else ("inactive" if ok else "password")
+        )
         raise Unauthorized(INVALID_LOGIN)
     refresh = await _issue_refresh(session, settings, user.id, uuid.uuid4())
     await session.commit()
@@ -73,7 +77,9 @@ async def refresh(session: AsyncSession, settings: Settings, token: str | None) 
     if not token:
         raise Unauthorized(INVALID_REFRESH)
     row = (
-        await session.execute(select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(token)))
+        await session.execute(
+            select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(token))
+        )
     ).scalar_one_or_none()
     if row is None or row.is_family_revoked or row.expires_at <= utcnow():
         raise Unauthorized(INVALID_REFRESH)
@@ -106,7 +112,9 @@ async def logout(session: AsyncSession, token: str | None) -> None:
     if not token:
         return
     row = (
-        await session.execute(select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(token)))
+        await session.execute(
+            select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(token))
+        )
     ).scalar_one_or_none()
     if row is not None:
         await _revoke_family(session, row.family_id)

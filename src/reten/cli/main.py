@@ -47,7 +47,9 @@ def _settings(database_url: str | None, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def _run(settings: Settings, work: Callable[[Database], Awaitable[T]], *, migrate: bool = True) -> T:
+def _run(
+    settings: Settings, work: Callable[[Database], Awaitable[T]], *, migrate: bool = True
+) -> T:
     """Run `work` against a migrated database and dispose of the engine afterwards."""
     from reten.migrations import upgrade
 
@@ -99,7 +101,8 @@ def _print_summary(summary: Any) -> None:
         f'"{summary.base_url}/api/integration/activities/tasks?status=PENDING&per_page=5"'
     )
     lines = [
-        "Reten demo" + (" (seeded now)" if summary.created else " (existing data, fresh credentials)"),
+        "Reten demo"
+        + (" (seeded now)" if summary.created else " (existing data, fresh credentials)"),
         f"  tenant          {summary.tenant_slug} ({summary.tenant_id})",
         f"  admin email     {summary.admin_email}",
         f"  admin password  {summary.admin_password}",
@@ -182,7 +185,9 @@ def tenants_create(
     slug: str = typer.Argument(..., help="URL-safe identifier, e.g. acme-corp"),
     name: str = typer.Option(..., "--name"),
     admin_email: str = typer.Option(..., "--admin-email"),
-    admin_password: str | None = typer.Option(None, "--admin-password", help="Generated when absent."),
+    admin_password: str | None = typer.Option(
+        None, "--admin-password", help="Generated when absent."
+    ),
     locale: str = typer.Option("es", "--locale"),
     time_zone: str = typer.Option("America/Santiago", "--time-zone"),
     database_url: str | None = DatabaseUrl,
@@ -223,8 +228,12 @@ def tenants_create(
 @users_app.command("create")
 def users_create(
     email: str = typer.Option(..., "--email"),
-    tenant: str | None = typer.Option(None, "--tenant", help="Tenant slug to make the user a member of."),
-    role: list[str] = typer.Option(["VIEWER"], "--role", help="SUPER_ADMIN, ADMIN, FDE or VIEWER (repeatable)."),
+    tenant: str | None = typer.Option(
+        None, "--tenant", help="Tenant slug to make the user a member of."
+    ),
+    role: list[str] = typer.Option(
+        ["VIEWER"], "--role", help="SUPER_ADMIN, ADMIN, FDE or VIEWER (repeatable)."
+    ),
     password: str | None = typer.Option(None, "--password", help="Generated when absent."),
     first_name: str = typer.Option("", "--first-name"),
     last_name: str = typer.Option("", "--last-name"),
@@ -254,7 +263,12 @@ def users_create(
                 if target is None:
                     _fail(f"no tenant with slug {tenant!r}")
             user = await users.create_user(
-                session, email=email, password=secret, first_name=first_name, last_name=last_name, roles=role
+                session,
+                email=email,
+                password=secret,
+                first_name=first_name,
+                last_name=last_name,
+                roles=role,
             )
             if target is not None:
                 await users.add_membership(session, user.id, target.id)
@@ -277,7 +291,9 @@ def api_keys_create(
     name: str = typer.Option(..., "--name"),
     permission: list[str] = typer.Option(..., "--permission", help="Permission name (repeatable)."),
     expires_at: str | None = typer.Option(None, "--expires-at", help="ISO 8601 with offset."),
-    user: str | None = typer.Option(None, "--user", help="Owner's email; default: the tenant's first ADMIN."),
+    user: str | None = typer.Option(
+        None, "--user", help="Owner's email; default: the tenant's first ADMIN."
+    ),
     database_url: str | None = DatabaseUrl,
 ) -> None:
     """Create an API key and print only its plaintext (shown once)."""

@@ -21,6 +21,8 @@ class Commerce(IdMixin, TimestampMixin, TenantScoped, Base):
     global_external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     tax_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, nullable=False, default=dict)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONType, nullable=False, default=dict
+    )
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_placeholder: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

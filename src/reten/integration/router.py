@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reten.activities.models import Channel
 from reten.activity_config import service as activity_config
 from reten.auth.dependencies import integration_key
 from reten.auth.permissions import Permission
@@ -17,8 +18,11 @@ from reten.integration.schemas import (
     ResultTypeConfigRead,
     TaskPageRead,
 )
-from reten.integration.vocabulary import RESULT_STATUS_IN, IntegrationResultStatus, IntegrationStatus
-from reten.activities.models import Channel
+from reten.integration.vocabulary import (
+    RESULT_STATUS_IN,
+    IntegrationResultStatus,
+    IntegrationStatus,
+)
 from reten.kit.casing import normalise_keys
 from reten.kit.errors import ValidationFailed
 from reten.kit.idempotency import validate_key
@@ -48,7 +52,11 @@ async def task_result_type_configs(
 ) -> Response:
     types = await activity_config.list_types(session, principal.require_tenant(), is_active=True)
     body = [
-        {"code": t.code, "label": t.label, "requiresFutureScheduledAt": t.requires_future_scheduled_at}
+        {
+            "code": t.code,
+            "label": t.label,
+            "requiresFutureScheduledAt": t.requires_future_scheduled_at,
+        }
         for t in types
     ]
     return etag_json_response(request, body)
@@ -61,8 +69,12 @@ async def list_tasks(
     page: str | None = Query(default=None, description="≥ 1, default 1"),
     per_page: str | None = Query(default=None, description="1-100, default 20"),
     limit: str | None = Query(default=None, description="alias of per_page"),
-    status: str | None = Query(default=None, description="PENDING, IN_PROGRESS, COMPLETED, CANCELLED; comma-separated"),
-    result_status: str | None = Query(default=None, description="EFFECTIVE, NOT_EFFECTIVE, PENDING"),
+    status: str | None = Query(
+        default=None, description="PENDING, IN_PROGRESS, COMPLETED, CANCELLED; comma-separated"
+    ),
+    result_status: str | None = Query(
+        default=None, description="EFFECTIVE, NOT_EFFECTIVE, PENDING"
+    ),
     channel: str | None = Query(default=None),
     external_commerce_id: str | None = Query(default=None),
     external_operator_id: str | None = Query(default=None),
@@ -73,7 +85,9 @@ async def list_tasks(
 ) -> Response:
     params = parse_page_params(page, per_page, limit, default_per_page=DEFAULT_PER_PAGE)
     statuses = parse_enum_list("status", status, [s.value for s in IntegrationStatus])
-    result_status_value = parse_enum("result_status", result_status, [s.value for s in IntegrationResultStatus])
+    result_status_value = parse_enum(
+        "result_status", result_status, [s.value for s in IntegrationResultStatus]
+    )
     filters = service.TaskFilters(
         statuses=[IntegrationStatus(s) for s in statuses] if statuses else None,
         result_status=IntegrationResultStatus(result_status_value) if result_status_value else None,
@@ -149,5 +163,3 @@ async def submit_result(
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return json_response(outcome.body, outcome.status_code, headers)
-
-

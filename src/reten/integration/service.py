@@ -48,9 +48,13 @@ def _filtered(repo: TenantRepository, stmt: Select[Any], f: TaskFilters) -> Sele
     stmt = repo.where(Activity, stmt).where(Activity.type == ActivityType.TASK.value)
     if f.statuses:
         phases = [PHASE_OF_STATUS[s].value for s in f.statuses]
-        stmt = stmt.where(Activity.phase == phases[0] if len(phases) == 1 else Activity.phase.in_(phases))
+        stmt = stmt.where(
+            Activity.phase == phases[0] if len(phases) == 1 else Activity.phase.in_(phases)
+        )
     if f.result_status:
-        stmt = stmt.where(Activity.lifecycle_status == LIFECYCLE_OF_RESULT_STATUS[f.result_status].value)
+        stmt = stmt.where(
+            Activity.lifecycle_status == LIFECYCLE_OF_RESULT_STATUS[f.result_status].value
+        )
     if f.channel:
         stmt = stmt.where(Activity.channel == f.channel)
     if f.scheduled_from:
@@ -78,7 +82,9 @@ def _filtered(repo: TenantRepository, stmt: Select[Any], f: TaskFilters) -> Sele
     return stmt
 
 
-async def count_tasks(session: AsyncSession, tenant_id: uuid.UUID, f: TaskFilters) -> tuple[int, bool]:
+async def count_tasks(
+    session: AsyncSession, tenant_id: uuid.UUID, f: TaskFilters
+) -> tuple[int, bool]:
     """Exact count up to COUNT_CAP; above it the capped value and an estimate flag."""
     repo = TenantRepository(session, tenant_id)
     capped = _filtered(repo, select(Activity.id), f).limit(COUNT_CAP + 1).subquery()

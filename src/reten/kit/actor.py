@@ -25,10 +25,16 @@ class Actor:
         return cls(ActorType.SYSTEM, None, None)
 
     def as_json(self) -> dict[str, Any]:
-        return {"type": self.type.value, "id": str(self.id) if self.id else None, "label": self.label}
+        return {
+            "type": self.type.value,
+            "id": str(self.id) if self.id else None,
+            "label": self.label,
+        }
 
 
-def actor_json(type_: str | None, id_: uuid.UUID | None, label: str | None) -> dict[str, Any] | None:
+def actor_json(
+    type_: str | None, id_: uuid.UUID | None, label: str | None
+) -> dict[str, Any] | None:
     if type_ is None:
         return None
     return {"type": type_, "id": str(id_) if id_ else None, "label": label}

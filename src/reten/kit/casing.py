@@ -45,9 +45,7 @@ class Spelling:
         return out
 
 
-def normalise_keys(
-    data: Any, freeform: frozenset[str] = frozenset()
-) -> tuple[Any, Spelling]:
+def normalise_keys(data: Any, freeform: frozenset[str] = frozenset()) -> tuple[Any, Spelling]:
     """Return `data` with snake_case keys and the caller's spelling of each.
 
     When both spellings of a field are present, the snake_case one wins. Keys listed in

@@ -9,12 +9,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, Select, event, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, Uuid
@@ -54,7 +59,11 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, uuid.UUID: Uuid}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONType,
+        uuid.UUID: Uuid,
+    }
 
 
 class IdMixin:
@@ -88,7 +97,7 @@ class TenantRepository:
         self.session = session
         self.tenant_id = tenant_id
 
-    def select(self, model: type[ModelT]) -> Select[tuple[ModelT]]:
+    def select(self, model: type[ModelT]) -> Select[ModelT]:
         return select(model).where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
 
     def where(self, model: type[Any], stmt: Select[Any]) -> Select[Any]:
@@ -112,7 +121,9 @@ class TenantRepository:
 class Database:
     """Owns the engine and the session factory of one process."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20, echo: bool = False):
+    def __init__(
+        self, url: str, *, pool_size: int = 10, max_overflow: int = 20, echo: bool = False
+    ):
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("sqlite"):

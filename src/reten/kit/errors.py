@@ -184,7 +184,9 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
             message = "Not found" if exc.detail in (None, "Not Found") else str(exc.detail)
-            message = f"Cannot {request.method} {request.url.path}" if message == "Not found" else message
+            message = (
+                f"Cannot {request.method} {request.url.path}" if message == "Not found" else message
+            )
         elif exc.status_code == 405:
             message = f"Method {request.method} not allowed on {request.url.path}"
         else:
@@ -201,7 +203,9 @@ def install_error_handlers(app: FastAPI) -> None:
             loc = tuple(err.get("loc", ()))
             details.append({"field": _loc_to_field(loc), "message": _humanise(err)})
         message = (
-            f"{details[0]['field']} {details[0]['message']}" if len(details) == 1 else "Validation failed"
+            f"{details[0]['field']} {details[0]['message']}"
+            if len(details) == 1
+            else "Validation failed"
         )
         return error_response(400, message, details=details)
 
@@ -234,9 +238,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def _is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, (OperationalError, ConnectionError, OSError)):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return False
+    return bool(isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _humanise(err: dict[str, Any]) -> str:

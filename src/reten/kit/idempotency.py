@@ -52,9 +52,7 @@ def validate_key(raw: str | None) -> str | None:
     if raw is None:
         return None
     if not 1 <= len(raw) <= 255 or not all(0x20 <= ord(c) < 0x7F for c in raw):
-        raise ValidationFailed.one(
-            "Idempotency-Key", "must be 1-255 printable ASCII characters"
-        )
+        raise ValidationFailed.one("Idempotency-Key", "must be 1-255 printable ASCII characters")
     return raw
 
 
@@ -108,7 +106,9 @@ class IdempotencyClaim:
                 raise Unprocessable("Idempotency-Key reused with a different request body")
             if existing.status_code is None:
                 raise Conflict("A request with this Idempotency-Key is in progress")
-            return StoredResponse(existing.status_code, orjson.loads(existing.response_body or "null"))
+            return StoredResponse(
+                existing.status_code, orjson.loads(existing.response_body or "null")
+            )
         raise Conflict("A request with this Idempotency-Key is in progress")
 
     async def complete(self, session: AsyncSession, status_code: int, body: Any) -> None:

@@ -58,7 +58,7 @@ def details_from(exc: ValidationError, spelling: Spelling) -> list[dict[str, str
     details = []
     for err in exc.errors(include_url=False):
         loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and "[" in part))
-        field = spelling.path(loc)  # type: ignore[arg-type]
+        field = spelling.path(loc)
         details.append({"field": field, "message": humanise(err)})
     return details
 
@@ -71,8 +71,10 @@ def humanise(err: Any) -> str:
     if kind == "string_too_long":
         return f"must be at most {ctx.get('max_length')} characters"
     if kind == "string_too_short":
-        return "must not be empty" if ctx.get("min_length") == 1 else (
-            f"must be at least {ctx.get('min_length')} characters"
+        return (
+            "must not be empty"
+            if ctx.get("min_length") == 1
+            else (f"must be at least {ctx.get('min_length')} characters")
         )
     if kind in ("string_type",):
         return "must be a string"
@@ -87,7 +89,9 @@ def humanise(err: Any) -> str:
     if kind == "uuid_parsing" or kind == "uuid_type":
         return "must be a UUID"
     if kind == "enum":
-        return f"must be one of {ctx.get('expected', '').replace(' or ', ', ').replace(chr(39), '')}"
+        return (
+            f"must be one of {ctx.get('expected', '').replace(' or ', ', ').replace(chr(39), '')}"
+        )
     if kind == "value_error":
         return str(ctx.get("error", err.get("msg", "is invalid")))
     msg = str(err.get("msg", "is invalid"))

@@ -6,6 +6,7 @@ Pure ASGI (not BaseHTTPMiddleware) because these run on every request of the hot
 from __future__ import annotations
 
 import uuid
+
 import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -96,4 +97,3 @@ class RequestContextMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
-

@@ -36,7 +36,9 @@ class RateLimiter(Protocol):
     async def close(self) -> None: ...
 
 
-def _decision(count: int, limit: int, window_start: float, window: int, now: float) -> RateLimitDecision:
+def _decision(
+    count: int, limit: int, window_start: float, window: int, now: float
+) -> RateLimitDecision:
     reset = max(1, math.ceil(window_start + window - now))
     return RateLimitDecision(
         allowed=count <= limit, limit=limit, remaining=max(0, limit - count), reset_seconds=reset

@@ -9,9 +9,14 @@ import orjson
 from fastapi import Request, Response
 
 
-def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    body: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
-        content=orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers
+        content=orjson.dumps(body),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
     )
 
 

@@ -48,7 +48,10 @@ class ReadModel(BaseModel):
     """Responses: camelCase on the wire."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, from_attributes=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+        from_attributes=True,
     )
 
 

@@ -34,8 +34,12 @@ class ActivityResult(IdMixin, TimestampMixin, TenantScoped, Base):
             "uq_activity_results_one_current_final",
             "activity_id",
             unique=True,
-            sqlite_where=text("status <> 'PENDING' AND superseded_by_id IS NULL AND activity_id IS NOT NULL"),
-            postgresql_where=text("status <> 'PENDING' AND superseded_by_id IS NULL AND activity_id IS NOT NULL"),
+            sqlite_where=text(
+                "status <> 'PENDING' AND superseded_by_id IS NULL AND activity_id IS NOT NULL"
+            ),
+            postgresql_where=text(
+                "status <> 'PENDING' AND superseded_by_id IS NULL AND activity_id IS NOT NULL"
+            ),
         ),
     )
 

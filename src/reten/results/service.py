@@ -116,7 +116,9 @@ async def submit(
         if claim is not None:
             if exc.status_code < 500:
                 await claim.complete(
-                    session, exc.status_code, error_body(exc.status_code, exc.message, details=exc.details, extra=exc.extra)
+                    session,
+                    exc.status_code,
+                    error_body(exc.status_code, exc.message, details=exc.details, extra=exc.extra),
                 )
                 await session.commit()
             else:
@@ -139,7 +141,9 @@ async def _register(
 ) -> Submission:
     repo = TenantRepository(session, tenant_id)
     if data.occurred_at > utcnow() + MAX_CLOCK_SKEW:
-        raise ValidationFailed.one(data.field("occurred_at"), "must not be more than 5 minutes in the future")
+        raise ValidationFailed.one(
+            data.field("occurred_at"), "must not be more than 5 minutes in the future"
+        )
     for attempt in range(MAX_ATTEMPTS):
         activity = await _link(session, tenant_id, data)
         commerce = await commerces.get_by_external_id(session, tenant_id, data.commerce_external_id)
@@ -165,7 +169,11 @@ async def _register(
             except ResultConflict:
                 raise Conflict(
                     "The activity already has a registered result",
-                    extra={"resultId": str(activity.final_result_id) if activity.final_result_id else None},
+                    extra={
+                        "resultId": str(activity.final_result_id)
+                        if activity.final_result_id
+                        else None
+                    },
                 ) from None
 
         operator = (
@@ -217,7 +225,11 @@ async def _register(
         except IntegrityError:
             # The database refused a second current final result: another request won.
             await session.rollback()
-            log.info("result_race_lost", activity_id=str(activity.id) if activity else None, attempt=attempt)
+            log.info(
+                "result_race_lost",
+                activity_id=str(activity.id) if activity else None,
+                attempt=attempt,
+            )
             continue
         log.info(
             "result_registered",
@@ -229,7 +241,9 @@ async def _register(
     raise Conflict("The activity is being updated concurrently; retry the request")
 
 
-async def _link(session: AsyncSession, tenant_id: uuid.UUID, data: ResultSubmission) -> Activity | None:
+async def _link(
+    session: AsyncSession, tenant_id: uuid.UUID, data: ResultSubmission
+) -> Activity | None:
     if data.activity_id is not None:
         activity = await activities.get_task(session, tenant_id, data.activity_id)
         if activity is None:
@@ -252,7 +266,9 @@ async def _check_result_type(
 ) -> TaskResultType:
     result_type = await activity_config.active_type(session, tenant_id, data.result_code)
     if result_type is None:
-        codes = [t.code for t in await activity_config.list_types(session, tenant_id, is_active=True)]
+        codes = [
+            t.code for t in await activity_config.list_types(session, tenant_id, is_active=True)
+        ]
         valid = ", ".join(codes) if codes else "(none configured)"
         raise ValidationFailed.one(data.field("task_result.result"), f"must be one of {valid}")
     if result_type.requires_future_scheduled_at:
@@ -295,6 +311,7 @@ async def _apply(
     return True
 
 
-async def get_result(session: AsyncSession, tenant_id: uuid.UUID, result_id: uuid.UUID) -> ActivityResult | None:
+async def get_result(
+    session: AsyncSession, tenant_id: uuid.UUID, result_id: uuid.UUID
+) -> ActivityResult | None:
     return await TenantRepository(session, tenant_id).get(ActivityResult, result_id)
-

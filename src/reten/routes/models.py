@@ -23,7 +23,9 @@ class Route(IdMixin, TimestampMixin, TenantScoped, Base):
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     external_id: Mapped[str] = mapped_column(String(255), nullable=False)
     description: Mapped[str | None] = mapped_column(String(2000), nullable=True)
-    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, nullable=False, default=dict)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONType, nullable=False, default=dict
+    )
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
 
 
@@ -34,11 +36,15 @@ class RouteOperator(IdMixin, TimestampMixin, TenantScoped, Base):
         Index("ix_route_operators_operator_id", "operator_id"),
     )
 
-    route_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("routes.id", ondelete="CASCADE"), nullable=False)
+    route_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("routes.id", ondelete="CASCADE"), nullable=False
+    )
     operator_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("operators.id", ondelete="CASCADE"), nullable=False
     )
-    role: Mapped[str] = mapped_column(String(8), nullable=False, default=RouteOperatorRole.MEMBER.value)
+    role: Mapped[str] = mapped_column(
+        String(8), nullable=False, default=RouteOperatorRole.MEMBER.value
+    )
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
 
 
@@ -49,7 +55,9 @@ class RouteCommerce(IdMixin, TimestampMixin, TenantScoped, Base):
         Index("ix_route_commerces_commerce_id", "commerce_id"),
     )
 
-    route_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("routes.id", ondelete="CASCADE"), nullable=False)
+    route_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("routes.id", ondelete="CASCADE"), nullable=False
+    )
     commerce_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("commerces.id", ondelete="CASCADE"), nullable=False
     )

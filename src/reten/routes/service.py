@@ -19,7 +19,13 @@ async def create_route(
     description: str | None = None,
 ) -> Route:
     route = TenantRepository(session, tenant_id).add(
-        Route(id=uuid.uuid4(), external_id=external_id, name=name, description=description, metadata_={})
+        Route(
+            id=uuid.uuid4(),
+            external_id=external_id,
+            name=name,
+            description=description,
+            metadata_={},
+        )
     )
     await session.flush()
     return route

@@ -70,4 +70,3 @@ class TenantRead(ReadModel):
     time_zone: str
     created_at: Timestamp
     updated_at: Timestamp
-

@@ -25,7 +25,11 @@ async def setup_tenant(session: AsyncSession, data: TenantSetup) -> Tenant:
     if await get_by_slug(session, data.slug) is not None:
         raise Conflict("slug already exists")
     tenant = Tenant(
-        id=uuid.uuid4(), name=data.name, slug=data.slug, locale=data.locale.value, time_zone=data.time_zone
+        id=uuid.uuid4(),
+        name=data.name,
+        slug=data.slug,
+        locale=data.locale.value,
+        time_zone=data.time_zone,
     )
     session.add(tenant)
     admin = await users.get_by_email(session, data.admin_email)

@@ -64,7 +64,9 @@ async def create_user(
 async def add_membership(session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
     exists = (
         await session.execute(
-            select(Membership.id).where(Membership.user_id == user_id, Membership.tenant_id == tenant_id)
+            select(Membership.id).where(
+                Membership.user_id == user_id, Membership.tenant_id == tenant_id
+            )
         )
     ).scalar_one_or_none()
     if exists is None:
