@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from fastapi import Request
 from sqlalchemy import select
 
@@ -122,6 +123,11 @@ async def _api_key_principal(runtime: Runtime, request: Request, plaintext: str)
 def _check(
     principal: Principal, permission: Permission | None, *, integration: bool = False
 ) -> Principal:
+    # Every later log line of this request names who made it and for which tenant.
+    structlog.contextvars.bind_contextvars(
+        tenant_id=str(principal.tenant_id) if principal.tenant_id else None,
+        principal=f"{principal.kind.value}:{principal.api_key_id or principal.user_id}",
+    )
     if permission is not None and permission not in principal.permissions:
         message = (
             "Insufficient permissions"
@@ -152,7 +158,6 @@ def session_user(permission: Permission | None = None) -> Dependency:
         if request.headers.get("x-api-key"):
             raise BadRequest("Send either Authorization or x-api-key, not both")
         user = await _user_from_token(runtime, token)
-        request.state.principal_id = str(user.id)
         return _check(_user_principal(user, None), permission)
 
     return _mark(dependency, "session", permission)

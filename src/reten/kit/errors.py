@@ -235,10 +235,21 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
+# SQLSTATEs that mean "the database cannot be reached or used right now", not "this query is
+# wrong": connection exceptions (class 08), shutdowns and start-ups (57P01-57P03), a missing
+# database (3D000), too many connections (53300).
+_UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03", "3D000", "53300")
+
+
 def _is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, (OperationalError, ConnectionError, OSError)):
         return True
-    return bool(isinstance(exc, DBAPIError) and exc.connection_invalidated)
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", "") or "")
+        return sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
+    return False
 
 
 def _humanise(err: dict[str, Any]) -> str:
