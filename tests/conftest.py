@@ -35,7 +35,9 @@ async def _recreate_pg_database(name: str) -> str:
     try:
         conn = await asyncpg.connect(f"{PG_URL}/postgres", timeout=10)
     except Exception as exc:  # the suite must fail, not skip, without PostgreSQL
-        raise RuntimeError(f"PostgreSQL is required for RETEN_TEST_DATABASE=postgres: {exc}") from exc
+        raise RuntimeError(
+            f"PostgreSQL is required for RETEN_TEST_DATABASE=postgres: {exc}"
+        ) from exc
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')

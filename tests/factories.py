@@ -59,9 +59,14 @@ class Factory:
             tenant = await tenants.setup_tenant(
                 session,
                 TenantSetup(
-                    name=f"Tenant {slug}", slug=slug, locale=locale, admin_email=email,
-                    admin_password=PASSWORD, admin_first_name="Ada", admin_last_name="Admin",
-                ),  # fmt: skip
+                    name=f"Tenant {slug}",
+                    slug=slug,
+                    locale=locale,
+                    admin_email=email,
+                    admin_password=PASSWORD,
+                    admin_first_name="Ada",
+                    admin_last_name="Admin",
+                ),
             )
             admin = await users.get_by_email(session, email)
             assert admin is not None
@@ -76,16 +81,23 @@ class Factory:
                     session,
                     tid,
                     TaskResultTypeCreate(
-                        code=code, label=label, requires_future_scheduled_at=future, sort_order=order
+                        code=code,
+                        label=label,
+                        requires_future_scheduled_at=future,
+                        sort_order=order,
                     ),
                 )
             route = await routes.create_route(session, tid, external_id="R-1", name="Ruta Norte")
-            op = await operators.create_operator(session, tid, external_id="OP-17", name="Juan Pérez")
+            op = await operators.create_operator(
+                session, tid, external_id="OP-17", name="Juan Pérez"
+            )
             await routes.assign_operator(session, tid, route.id, op.id)
             world = World(tid, slug, admin.id, email, route.id, op.id, "OP-17")
             for i in range(commerces_count):
                 ext = f"COM-{i + 1:03d}"
-                c = await commerces.create_commerce(session, tid, external_id=ext, name=f"Almacén {i + 1}")
+                c = await commerces.create_commerce(
+                    session, tid, external_id=ext, name=f"Almacén {i + 1}"
+                )
                 world.commerce_ids.append(c.id)
                 world.commerce_external_ids.append(ext)
             await session.commit()
@@ -147,7 +159,12 @@ class Factory:
         email = email or f"{unique('user')}@example.com"
         async with self.db.sessionmaker() as session:
             user = await users.create_user(
-                session, email=email, password=PASSWORD, first_name="Test", last_name="User", roles=roles
+                session,
+                email=email,
+                password=PASSWORD,
+                first_name="Test",
+                last_name="User",
+                roles=roles,
             )
             if world is not None:
                 await users.add_membership(session, user.id, world.tenant_id)
@@ -155,7 +172,9 @@ class Factory:
             return user.id, email
 
     async def login(self, email: str, password: str = PASSWORD) -> str:
-        response = await self.client.post("/api/auth/login", json={"identifier": email, "password": password})
+        response = await self.client.post(
+            "/api/auth/login", json={"identifier": email, "password": password}
+        )
         assert response.status_code == 200, response.text
         return str(response.json()["accessToken"])
 
@@ -166,7 +185,11 @@ def result_body(world: World, activity_id: uuid.UUID | None, /, **overrides: Any
         "commerce_external_id": world.commerce_external_ids[0],
         "occurred_at": (utcnow() - timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
         "status": "EFFECTIVE",
-        "task_result": {"result": "SALE_COMPLETED", "comment": "ok", "operator_external_id": "OP-17"},
+        "task_result": {
+            "result": "SALE_COMPLETED",
+            "comment": "ok",
+            "operator_external_id": "OP-17",
+        },
     }
     if activity_id is None:
         body.pop("activity_id")

@@ -30,13 +30,17 @@ async def empty_database(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 class TestMigrations:
-    async def test_upgrade_from_empty_matches_the_models_and_downgrades(self, empty_database: Database) -> None:
+    async def test_upgrade_from_empty_matches_the_models_and_downgrades(
+        self, empty_database: Database
+    ) -> None:
         db = empty_database
         try:
             await upgrade(db.engine)
             async with db.engine.connect() as conn:
                 diff = await conn.run_sync(
-                    lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata)
+                    lambda c: compare_metadata(
+                        MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata
+                    )
                 )
                 tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
             assert diff == []

@@ -26,9 +26,15 @@ class TestDatabaseUnavailable:
         app = create_app(Settings(database_url=url, migrate_on_start=False, log_level="CRITICAL"))
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         try:
-            async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+            ):
                 key = {"x-api-key": "rtn_sk_" + "a" * 56}
-                for response in (await c.get("/api/ready"), await c.get("/api/integration/activities/tasks", headers=key)):
+                for response in (
+                    await c.get("/api/ready"),
+                    await c.get("/api/integration/activities/tasks", headers=key),
+                ):
                     assert response.status_code == 503
                     body = response.json()
                     assert body["statusCode"] == 503 and body["error"] == "Service Unavailable"
@@ -43,7 +49,9 @@ class TestDatabaseUnavailable:
                 await upgrade(db.engine)
                 await db.dispose()
                 assert (await c.get("/api/ready")).status_code == 200
-                assert (await c.get("/api/integration/activities/tasks", headers=key)).status_code == 401
+                assert (
+                    await c.get("/api/integration/activities/tasks", headers=key)
+                ).status_code == 401
         finally:
             if BACKEND == "postgres":
                 await _drop_pg_database(name)
@@ -61,18 +69,41 @@ class TestSecretsNeverLeave:
         world = await factory.world()
         token = await factory.login(world.admin_email)
         headers = {"authorization": f"Bearer {token}", "x-tenant-id": str(world.tenant_id)}
-        created = await client.post("/api/api-keys", headers=headers, json={"name": "planted", "permissions": ["VIEW_ACTIVITIES"]})
+        created = await client.post(
+            "/api/api-keys",
+            headers=headers,
+            json={"name": "planted", "permissions": ["VIEW_ACTIVITIES"]},
+        )
         plaintext = created.json()["plaintextKey"]
         bodies = [
             (await client.get("/api/api-keys", headers=headers)).text,
             (await client.get("/api/auth/me", headers={"authorization": f"Bearer {token}"})).text,
-            (await client.get("/api/integration/activities/tasks", headers={"x-api-key": plaintext})).text,
-            (await client.post("/api/auth/login", json={"identifier": world.admin_email, "password": "wrong-" + PASSWORD})).text,
-            (await client.get("/api/integration/activities/tasks", headers={"x-api-key": plaintext[:-1] + "0"})).text,
+            (
+                await client.get(
+                    "/api/integration/activities/tasks", headers={"x-api-key": plaintext}
+                )
+            ).text,
+            (
+                await client.post(
+                    "/api/auth/login",
+                    json={"identifier": world.admin_email, "password": "wrong-" + PASSWORD},
+                )
+            ).text,
+            (
+                await client.get(
+                    "/api/integration/activities/tasks", headers={"x-api-key": plaintext[:-1] + "0"}
+                )
+            ).text,
         ]
         async with factory.db.sessionmaker() as session:
-            key_hash = (await session.execute(select(ApiKey.key_hash).where(ApiKey.name == "planted"))).scalar_one()
-            password_hash = (await session.execute(select(User.password_hash).where(User.email == world.admin_email))).scalar_one()
+            key_hash = (
+                await session.execute(select(ApiKey.key_hash).where(ApiKey.name == "planted"))
+            ).scalar_one()
+            password_hash = (
+                await session.execute(
+                    select(User.password_hash).where(User.email == world.admin_email)
+                )
+            ).scalar_one()
         logs = capfd.readouterr()
         everything = "\n".join([*bodies, logs.out, logs.err])
         for secret in (plaintext, plaintext[7:], key_hash, password_hash, PASSWORD):

@@ -44,7 +44,9 @@ def _routes() -> list[tuple[str, str, str, Permission | None]]:
             if hasattr(dep.call, "__reten_access__")
         ]
         for method in sorted(route.methods):
-            access, permission = marks[0] if len(marks) == 1 else ("MISSING" if not marks else "AMBIGUOUS", None)
+            access, permission = (
+                marks[0] if len(marks) == 1 else ("MISSING" if not marks else "AMBIGUOUS", None)
+            )
             out.append((method, route.path, access, permission))
     return out
 
@@ -56,7 +58,9 @@ PROTECTED = [r for r in ROUTES if (r[0], r[1]) not in PUBLIC]
 async def _make_result_type(factory: Factory, world: World) -> str:
     async with factory.db.sessionmaker() as session:
         item = await activity_config.create_type(
-            session, world.tenant_id, TaskResultTypeCreate(code=unique("T").upper().replace("-", "_"), label="x")
+            session,
+            world.tenant_id,
+            TaskResultTypeCreate(code=unique("T").upper().replace("-", "_"), label="x"),
         )
         return str(item.id)
 
@@ -100,8 +104,12 @@ async def _caller(factory: Factory) -> Caller:
     return Caller(world, token, key)
 
 
-async def _call(client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
-    return await client.request(method, path, headers=headers, json={} if method in ("POST", "PATCH", "PUT") else None)
+async def _call(
+    client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]
+) -> httpx.Response:
+    return await client.request(
+        method, path, headers=headers, json={} if method in ("POST", "PATCH", "PUT") else None
+    )
 
 
 def _concrete(path: str, object_id: str | None = None) -> str:
@@ -122,7 +130,12 @@ class TestRouteTable:
 
     @pytest.mark.parametrize(("method", "path", "access", "permission"), PROTECTED)
     async def test_no_credentials_is_401(
-        self, client: httpx.AsyncClient, method: str, path: str, access: str, permission: Permission | None
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        path: str,
+        access: str,
+        permission: Permission | None,
     ) -> None:
         response = await _call(client, method, _concrete(path), {})
         assert response.status_code == 401, response.text
@@ -137,18 +150,31 @@ class TestRouteTable:
     ) -> None:  # fmt: skip
         world = await factory.world()
         if access in ("integration", "tenant"):
-            other = next(p for p in (Permission.VIEW_ACTIVITIES, Permission.SUBMIT_ACTIVITY_RESULT) if p != permission)
+            other = next(
+                p
+                for p in (Permission.VIEW_ACTIVITIES, Permission.SUBMIT_ACTIVITY_RESULT)
+                if p != permission
+            )
             headers = {"x-api-key": await factory.api_key(world, [other])}
         else:
             # The lowest role that lacks the permission.
-            role = next(r for r in ("VIEWER", "FDE", "ADMIN") if permission not in permissions_for_roles([r]))
+            role = next(
+                r
+                for r in ("VIEWER", "FDE", "ADMIN")
+                if permission not in permissions_for_roles([r])
+            )
             _, email = await factory.user(world, [role])
-            headers = {"authorization": f"Bearer {await factory.login(email)}", "x-tenant-id": str(world.tenant_id)}
+            headers = {
+                "authorization": f"Bearer {await factory.login(email)}",
+                "x-tenant-id": str(world.tenant_id),
+            }
         response = await _call(client, method, _concrete(path), headers)
         assert response.status_code == 403, response.text
         assert "Insufficient permissions" in response.json()["message"]
 
-    @pytest.mark.parametrize(("method", "path", "access", "permission"), [r for r in PROTECTED if "{" in r[1]])
+    @pytest.mark.parametrize(
+        ("method", "path", "access", "permission"), [r for r in PROTECTED if "{" in r[1]]
+    )
     async def test_another_tenants_object_is_404(
         self, client: httpx.AsyncClient, factory: Factory,
         method: str, path: str, access: str, permission: Permission | None,
@@ -161,7 +187,13 @@ class TestRouteTable:
 
     @pytest.mark.parametrize(
         ("method", "path", "access", "permission"),
-        [r for r in PROTECTED if r[0] == "GET" and "{" not in r[1] and r[2] in ("tenant", "tenant-user", "integration")],
+        [
+            r
+            for r in PROTECTED
+            if r[0] == "GET"
+            and "{" not in r[1]
+            and r[2] in ("tenant", "tenant-user", "integration")
+        ],
     )
     async def test_lists_never_show_another_tenants_objects(
         self, client: httpx.AsyncClient, factory: Factory,

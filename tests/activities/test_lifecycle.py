@@ -8,15 +8,25 @@ import pytest
 
 from reten.activities.lifecycle import (
     ActivityState,
-    ActivityStatus as S,
-    LifecycleStatus as L,
     Phase,
     ResultConflict,
-    ResultStatus as R,
-    StatusEvent as E,
-    Trigger as T,
     decide,
     derive_lifecycle,
+)
+from reten.activities.lifecycle import (
+    ActivityStatus as S,
+)
+from reten.activities.lifecycle import (
+    LifecycleStatus as L,
+)
+from reten.activities.lifecycle import (
+    ResultStatus as R,
+)
+from reten.activities.lifecycle import (
+    StatusEvent as E,
+)
+from reten.activities.lifecycle import (
+    Trigger as T,
 )
 from reten.kit.errors import InvalidTransition
 
@@ -83,14 +93,18 @@ class TestCreation:
         with pytest.raises(InvalidTransition):
             decide(STATES[name], trigger)
 
-    @pytest.mark.parametrize("trigger", [t for t in T if t not in (T.CREATE, T.CREATE_RESOLUTION_FAILED)])
+    @pytest.mark.parametrize(
+        "trigger", [t for t in T if t not in (T.CREATE, T.CREATE_RESOLUTION_FAILED)]
+    )
     def test_nothing_but_creation_applies_to_a_new_activity(self, trigger: T) -> None:
         with pytest.raises(InvalidTransition):
             decide(ActivityState(None), trigger, result_status=R.COMPLETED)
 
 
 class TestEveryStatusAndTrigger:
-    @pytest.mark.parametrize(("name", "trigger"), list(itertools.product(sorted(STATES), list(SIMPLE_MOVES))))
+    @pytest.mark.parametrize(
+        ("name", "trigger"), list(itertools.product(sorted(STATES), list(SIMPLE_MOVES)))
+    )
     def test_non_result_trigger(self, name: str, trigger: T) -> None:
         sources, target, event = SIMPLE_MOVES[trigger]
         state = STATES[name]

@@ -140,7 +140,13 @@ class TestCreateApiKey:
             client,
             token,
             world.tenant_id,
-            ["view_activities", "Manage_Commerces", "VIEW_ACTIVITIES", "manage_commerces", "create_USER"],
+            [
+                "view_activities",
+                "Manage_Commerces",
+                "VIEW_ACTIVITIES",
+                "manage_commerces",
+                "create_USER",
+            ],
         )
 
         assert response.status_code == 201, response.text
@@ -157,7 +163,10 @@ class TestCreateApiKey:
         world, token = await _admin(factory)
 
         response = await _create(
-            client, token, world.tenant_id, ["VIEW_ACTIVITIES", "FLY", "manage_commerces", "TELEPORT"]
+            client,
+            token,
+            world.tenant_id,
+            ["VIEW_ACTIVITIES", "FLY", "manage_commerces", "TELEPORT"],
         )
 
         assert response.status_code == 400
@@ -187,12 +196,16 @@ class TestCreateApiKey:
     ) -> None:
         world, token = await _admin(factory)
 
-        response = await client.post("/api/api-keys", json={}, headers=_headers(token, world.tenant_id))
+        response = await client.post(
+            "/api/api-keys", json={}, headers=_headers(token, world.tenant_id)
+        )
 
         assert response.status_code == 400
         assert sorted(d["field"] for d in response.json()["details"]) == ["name", "permissions"]
 
-    async def test_blank_name_is_rejected(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_blank_name_is_rejected(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, token = await _admin(factory)
 
         response = await _create(client, token, world.tenant_id, name="   ")
@@ -220,7 +233,11 @@ class TestCreateApiKey:
 
         response = await client.post(
             "/api/api-keys",
-            json={"name": "camel", "permissions": ["VIEW_ACTIVITIES"], "expiresAt": "2099-06-01T12:00:00-03:00"},
+            json={
+                "name": "camel",
+                "permissions": ["VIEW_ACTIVITIES"],
+                "expiresAt": "2099-06-01T12:00:00-03:00",
+            },
             headers=_headers(token, world.tenant_id),
         )
 
@@ -247,7 +264,11 @@ class TestCreateApiKey:
 
         response = await client.post(
             "/api/api-keys",
-            json={"name": "camel", "permissions": ["VIEW_ACTIVITIES"], "expiresAt": "2001-01-01T00:00:00Z"},
+            json={
+                "name": "camel",
+                "permissions": ["VIEW_ACTIVITIES"],
+                "expiresAt": "2001-01-01T00:00:00Z",
+            },
             headers=_headers(token, world.tenant_id),
         )
 
@@ -269,7 +290,9 @@ class TestCreateApiKey:
     ) -> None:
         world, token = await _admin(factory)
 
-        response = await _create(client, token, world.tenant_id, ["VIEW_ACTIVITIES", "delete_tenant"])
+        response = await _create(
+            client, token, world.tenant_id, ["VIEW_ACTIVITIES", "delete_tenant"]
+        )
 
         assert response.status_code == 403
         assert response.json() == {
@@ -324,7 +347,9 @@ class TestCreateApiKey:
         token = await factory.login(email)
 
         response = await client.post(
-            "/api/api-keys", json={"permissions": ["NOPE"]}, headers=_headers(token, world.tenant_id)
+            "/api/api-keys",
+            json={"permissions": ["NOPE"]},
+            headers=_headers(token, world.tenant_id),
         )
 
         assert response.status_code == 403
@@ -350,7 +375,9 @@ class TestTenantContext:
         _, token = await _admin(factory)
 
         response = await client.post(
-            "/api/api-keys", json={"name": "k", "permissions": ["VIEW_ACTIVITIES"]}, headers=_headers(token, None)
+            "/api/api-keys",
+            json={"name": "k", "permissions": ["VIEW_ACTIVITIES"]},
+            headers=_headers(token, None),
         )
 
         assert response.status_code == 400
@@ -432,7 +459,9 @@ class TestListApiKeys:
         self, client: httpx.AsyncClient, factory: Factory
     ) -> None:
         world, token = await _admin(factory)
-        created = [(await _create(client, token, world.tenant_id, name=f"k{i}")).json() for i in range(3)]
+        created = [
+            (await _create(client, token, world.tenant_id, name=f"k{i}")).json() for i in range(3)
+        ]
 
         response = await client.get("/api/api-keys", headers=_headers(token, world.tenant_id))
 
@@ -473,7 +502,9 @@ class TestListApiKeys:
             await _create(client, await factory.login(elsewhere.admin_email), elsewhere.tenant_id)
         ).json()
 
-        response = await client.get("/api/api-keys?all=TRUE", headers=_headers(token, world.tenant_id))
+        response = await client.get(
+            "/api/api-keys?all=TRUE", headers=_headers(token, world.tenant_id)
+        )
 
         assert response.status_code == 200
         ids = [k["id"] for k in response.json()]
@@ -488,14 +519,18 @@ class TestListApiKeys:
         await _create(client, await factory.login(other_email), world.tenant_id)
         mine = (await _create(client, token, world.tenant_id)).json()
 
-        body = (await client.get("/api/api-keys?all=false", headers=_headers(token, world.tenant_id))).json()
+        body = (
+            await client.get("/api/api-keys?all=false", headers=_headers(token, world.tenant_id))
+        ).json()
 
         assert [k["id"] for k in body] == [mine["id"]]
 
     async def test_all_must_be_a_boolean(self, client: httpx.AsyncClient, factory: Factory) -> None:
         world, token = await _admin(factory)
 
-        response = await client.get("/api/api-keys?all=yes", headers=_headers(token, world.tenant_id))
+        response = await client.get(
+            "/api/api-keys?all=yes", headers=_headers(token, world.tenant_id)
+        )
 
         assert response.status_code == 400
         assert [d["field"] for d in response.json()["details"]] == ["all"]
@@ -506,9 +541,16 @@ class TestListApiKeys:
         world, token = await _admin(factory)
         kept = (await _create(client, token, world.tenant_id)).json()
         revoked = (await _create(client, token, world.tenant_id)).json()
-        await client.post(f"/api/api-keys/{revoked['id']}/revoke", headers=_headers(token, world.tenant_id))
+        await client.post(
+            f"/api/api-keys/{revoked['id']}/revoke", headers=_headers(token, world.tenant_id)
+        )
 
-        body = {k["id"]: k for k in (await client.get("/api/api-keys", headers=_headers(token, world.tenant_id))).json()}
+        body = {
+            k["id"]: k
+            for k in (
+                await client.get("/api/api-keys", headers=_headers(token, world.tenant_id))
+            ).json()
+        }
 
         assert body[kept["id"]]["isActive"] is True
         assert body[kept["id"]]["revokedAt"] is None
@@ -562,12 +604,18 @@ class TestRevokeApiKey:
         )
 
         assert response.status_code == 404
-        assert response.json() == {"statusCode": 404, "error": "Not Found", "message": "API key not found"}
+        assert response.json() == {
+            "statusCode": 404,
+            "error": "Not Found",
+            "message": "API key not found",
+        }
         async with db.sessionmaker() as session:
             stored = await session.get(ApiKey, uuid.UUID(foreign["id"]))
             assert stored is not None and stored.revoked_at is None
 
-    async def test_unknown_key_is_not_found(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_unknown_key_is_not_found(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, token = await _admin(factory)
 
         response = await client.post(
@@ -582,7 +630,9 @@ class TestRevokeApiKey:
     ) -> None:
         world, token = await _admin(factory)
 
-        response = await client.post("/api/api-keys/not-a-uuid/revoke", headers=_headers(token, world.tenant_id))
+        response = await client.post(
+            "/api/api-keys/not-a-uuid/revoke", headers=_headers(token, world.tenant_id)
+        )
 
         assert response.status_code == 400
         assert [d["field"] for d in response.json()["details"]] == ["id"]
@@ -595,7 +645,9 @@ class TestRevokeApiKey:
         # Use it first so that its verification is cached.
         assert (await client.get(PROBE, headers={"x-api-key": created["key"]})).status_code == 200
 
-        await client.post(f"/api/api-keys/{created['id']}/revoke", headers=_headers(token, world.tenant_id))
+        await client.post(
+            f"/api/api-keys/{created['id']}/revoke", headers=_headers(token, world.tenant_id)
+        )
         response = await client.get(PROBE, headers={"x-api-key": created["key"]})
 
         assert response.status_code == 401

@@ -300,7 +300,9 @@ class TestLoginRateLimit:
                 statuses = []
                 for _ in range(3):
                     statuses.append(
-                        (await _login(client, f"{unique('ip')}@example.com", "wrong-password")).status_code
+                        (
+                            await _login(client, f"{unique('ip')}@example.com", "wrong-password")
+                        ).status_code
                     )
                 blocked = await _login(client, f"{unique('ip')}@example.com", "wrong-password")
         finally:
@@ -373,7 +375,9 @@ class TestRefresh:
     ) -> None:
         world = await factory.world(commerces_count=0)
         first = await _login_token(anon, world.admin_email)
-        second = _refresh_cookie(await anon.post("/api/auth/refresh", headers=_cookie_header(first))).value
+        second = _refresh_cookie(
+            await anon.post("/api/auth/refresh", headers=_cookie_header(first))
+        ).value
 
         response = await anon.post("/api/auth/refresh", headers=_cookie_header(second))
 
@@ -385,7 +389,9 @@ class TestRefresh:
     ) -> None:
         world = await factory.world(commerces_count=0)
         first = await _login_token(anon, world.admin_email)
-        second = _refresh_cookie(await anon.post("/api/auth/refresh", headers=_cookie_header(first))).value
+        second = _refresh_cookie(
+            await anon.post("/api/auth/refresh", headers=_cookie_header(first))
+        ).value
 
         async with db.sessionmaker() as session:
             rows = {
@@ -408,7 +414,9 @@ class TestRefresh:
     ) -> None:
         world = await factory.world(commerces_count=0)
         first = await _login_token(anon, world.admin_email)
-        second = _refresh_cookie(await anon.post("/api/auth/refresh", headers=_cookie_header(first))).value
+        second = _refresh_cookie(
+            await anon.post("/api/auth/refresh", headers=_cookie_header(first))
+        ).value
 
         reuse = await anon.post("/api/auth/refresh", headers=_cookie_header(first))
 
@@ -503,7 +511,9 @@ class TestLogout:
     ) -> None:
         world = await factory.world(commerces_count=0)
         first = await _login_token(anon, world.admin_email)
-        second = _refresh_cookie(await anon.post("/api/auth/refresh", headers=_cookie_header(first))).value
+        second = _refresh_cookie(
+            await anon.post("/api/auth/refresh", headers=_cookie_header(first))
+        ).value
 
         await anon.post("/api/auth/logout", headers=_cookie_header(second))
 
@@ -520,7 +530,9 @@ class TestLogout:
 
         await anon.post("/api/auth/logout", headers=_cookie_header(laptop))
 
-        assert (await anon.post("/api/auth/refresh", headers=_cookie_header(phone))).status_code == 200
+        assert (
+            await anon.post("/api/auth/refresh", headers=_cookie_header(phone))
+        ).status_code == 200
 
     async def test_logout_without_cookie_still_succeeds(self, anon: httpx.AsyncClient) -> None:
         response = await anon.post("/api/auth/logout")
@@ -529,7 +541,9 @@ class TestLogout:
         assert response.json() == {"message": "Logged out successfully"}
         _assert_cleared(response)
 
-    async def test_logout_with_an_unknown_token_still_succeeds(self, anon: httpx.AsyncClient) -> None:
+    async def test_logout_with_an_unknown_token_still_succeeds(
+        self, anon: httpx.AsyncClient
+    ) -> None:
         response = await anon.post("/api/auth/logout", headers=_cookie_header("garbage-token"))
 
         assert response.status_code == 200
@@ -612,7 +626,9 @@ class TestMe:
         assert body["roles"] == ["FDE"]
         assert body["permissions"] == FDE_PERMISSIONS
 
-    async def test_x_tenant_id_is_ignored(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_x_tenant_id_is_ignored(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world(commerces_count=0)
         token = await factory.login(world.admin_email)
 

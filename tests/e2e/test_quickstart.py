@@ -36,7 +36,11 @@ def server(tmp_path: Path, database_url: str) -> Iterator[tuple[str, str]]:
     """Start `reten serve --demo` on a free port; yield (base URL, API key it printed)."""
     # A database of its own, so the demo is seeded fresh: a file for SQLite, a schema-less
     # copy name for PostgreSQL.
-    url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}" if database_url.startswith("sqlite") else database_url
+    url = (
+        f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
+        if database_url.startswith("sqlite")
+        else database_url
+    )
     port = _free_port()
     log = (tmp_path / "server.out").open("w+")
     proc = subprocess.Popen(
@@ -78,11 +82,25 @@ class TestQuickstart:
             # Step 2: verify the key.
             types = http.get("/api/integration/task-result-type-configs", headers=headers)
             assert types.status_code == 200
-            assert [t["code"] for t in types.json()] == ["SALE_COMPLETED", "NOT_INTERESTED", "RESCHEDULE", "NO_CONTACT"]
-            assert http.get("/api/integration/task-result-type-configs", headers={"x-api-key": "rtn_sk_bad"}).status_code == 401
+            assert [t["code"] for t in types.json()] == [
+                "SALE_COMPLETED",
+                "NOT_INTERESTED",
+                "RESCHEDULE",
+                "NO_CONTACT",
+            ]
+            assert (
+                http.get(
+                    "/api/integration/task-result-type-configs", headers={"x-api-key": "rtn_sk_bad"}
+                ).status_code
+                == 401
+            )
 
             # Step 3: list pending tasks.
-            listed = http.get("/api/integration/activities/tasks", params={"status": "PENDING", "per_page": 5}, headers=headers)
+            listed = http.get(
+                "/api/integration/activities/tasks",
+                params={"status": "PENDING", "per_page": 5},
+                headers=headers,
+            )
             assert listed.status_code == 200
             page = listed.json()
             assert page["meta"]["total"] >= 25 and len(page["data"]) == 5
@@ -98,11 +116,17 @@ class TestQuickstart:
                 "task_result": {"result": "SALE_COMPLETED", "comment": "Customer accepted renewal offer",
                                 "operator_external_id": task["operatorExternalId"]},
             }  # fmt: skip
-            created = http.post("/api/integration/activity-results/tasks", json=body, headers=headers)
+            created = http.post(
+                "/api/integration/activity-results/tasks", json=body, headers=headers
+            )
             assert created.status_code == 201, created.text
             assert created.json()["id"] and created.json()["activityStatus"] == "COMPLETED"
 
-            after = http.get("/api/integration/activities/tasks", params={"status": "PENDING", "per_page": 5}, headers=headers)
+            after = http.get(
+                "/api/integration/activities/tasks",
+                params={"status": "PENDING", "per_page": 5},
+                headers=headers,
+            )
             assert after.json()["meta"]["total"] == page["meta"]["total"] - 1
 
 
@@ -111,13 +135,29 @@ class TestDemoCommand:
         url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
         runs = []
         for _ in range(2):
-            done = subprocess.run([*RETEN, "demo", "--json"], env=_env(url), capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [*RETEN, "demo", "--json"],
+                env=_env(url),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert done.returncode == 0, done.stderr
             runs.append(json.loads(done.stdout))  # exactly one JSON object on stdout
         first, second = runs
-        assert set(first) == {"tenant_id", "tenant_slug", "admin_email", "admin_password", "api_key", "base_url"}
+        assert set(first) == {
+            "tenant_id",
+            "tenant_slug",
+            "admin_email",
+            "admin_password",
+            "api_key",
+            "base_url",
+        }
         assert first["tenant_id"] == second["tenant_id"] and first["tenant_slug"] == "demo"
-        assert first["api_key"] != second["api_key"] and first["admin_password"] != second["admin_password"]
+        assert (
+            first["api_key"] != second["api_key"]
+            and first["admin_password"] != second["admin_password"]
+        )
         count = subprocess.run(
             [sys.executable, "-c", (
                 "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]);"
@@ -131,7 +171,9 @@ class TestDemoCommand:
 
     def test_refuses_to_run_in_production(self, tmp_path: Path) -> None:
         env = _env(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}") | {"RETEN_ENV": "production"}
-        done = subprocess.run([*RETEN, "demo", "--json"], env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [*RETEN, "demo", "--json"], env=env, capture_output=True, text=True, timeout=60
+        )
         assert done.returncode != 0 and done.stdout == ""
         assert "production" in done.stderr
 

@@ -26,7 +26,9 @@ ENDPOINTS = [
 ]
 
 
-async def call(client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
+async def call(
+    client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]
+) -> httpx.Response:
     if method == "POST":
         return await client.post(path, headers=headers, json={})
     return await client.get(path, headers=headers)
@@ -34,30 +36,45 @@ async def call(client: httpx.AsyncClient, method: str, path: str, headers: dict[
 
 class TestApiKeyAuthentication:
     @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
-    async def test_missing_key_is_401(self, client: httpx.AsyncClient, method: str, path: str) -> None:
+    async def test_missing_key_is_401(
+        self, client: httpx.AsyncClient, method: str, path: str
+    ) -> None:
         response = await call(client, method, path, {})
         assert response.status_code == 401
         assert response.json() == UNAUTHORIZED
 
     @pytest.mark.parametrize(
         "key",
-        ["nope", "rtn_sk_" + "g" * 56, "rtn_sk_" + "a" * 55, "RTN_SK_" + "a" * 56, "rtn_sk_" + "A" * 56],
+        [
+            "nope",
+            "rtn_sk_" + "g" * 56,
+            "rtn_sk_" + "a" * 55,
+            "RTN_SK_" + "a" * 56,
+            "rtn_sk_" + "A" * 56,
+        ],
     )
     async def test_malformed_key_is_401(self, client: httpx.AsyncClient, key: str) -> None:
-        response = await client.get("/api/integration/task-result-type-configs", headers={"x-api-key": key})
+        response = await client.get(
+            "/api/integration/task-result-type-configs", headers={"x-api-key": key}
+        )
         assert response.status_code == 401
         assert response.json() == UNAUTHORIZED
 
     async def test_unknown_key_is_401(self, client: httpx.AsyncClient) -> None:
         key = "rtn_sk_" + uuid.uuid4().hex + uuid.uuid4().hex[:24]
-        response = await client.get("/api/integration/task-result-type-configs", headers={"x-api-key": key})
+        response = await client.get(
+            "/api/integration/task-result-type-configs", headers={"x-api-key": key}
+        )
         assert response.json() == UNAUTHORIZED
 
-    async def test_jwt_bearer_is_not_accepted(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_jwt_bearer_is_not_accepted(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world()
         token = await factory.login(world.admin_email)
         response = await client.get(
-            "/api/integration/task-result-type-configs", headers={"authorization": f"Bearer {token}"}
+            "/api/integration/task-result-type-configs",
+            headers={"authorization": f"Bearer {token}"},
         )
         assert response.status_code == 401
         assert response.json() == UNAUTHORIZED
@@ -65,11 +82,15 @@ class TestApiKeyAuthentication:
     async def test_expired_key_is_401(self, client: httpx.AsyncClient, factory: Factory) -> None:
         world = await factory.world()
         key = await factory.api_key(world, expires_at=utcnow() + timedelta(seconds=0.5))
-        ok = await client.get("/api/integration/task-result-type-configs", headers={"x-api-key": key})
+        ok = await client.get(
+            "/api/integration/task-result-type-configs", headers={"x-api-key": key}
+        )
         assert ok.status_code == 200
         await asyncio.sleep(0.6)
         # Expiry is checked on every request, even while the verification is cached.
-        response = await client.get("/api/integration/task-result-type-configs", headers={"x-api-key": key})
+        response = await client.get(
+            "/api/integration/task-result-type-configs", headers={"x-api-key": key}
+        )
         assert response.json() == UNAUTHORIZED
 
     async def test_revoked_key_is_rejected_within_the_cache_lifetime(
@@ -82,15 +103,21 @@ class TestApiKeyAuthentication:
             world = await factory.world()
             key = await factory.api_key(world)
             headers = {"x-api-key": key}
-            assert (await client.get("/api/integration/task-result-type-configs", headers=headers)).status_code == 200
+            assert (
+                await client.get("/api/integration/task-result-type-configs", headers=headers)
+            ).status_code == 200
             # Revoked by another process: this one only learns it when its cache entry expires.
             async with db.sessionmaker() as session:
                 await session.execute(
-                    update(ApiKey).where(ApiKey.key_hash == sha256_hex(key)).values(revoked_at=utcnow())
+                    update(ApiKey)
+                    .where(ApiKey.key_hash == sha256_hex(key))
+                    .values(revoked_at=utcnow())
                 )
                 await session.commit()
             await asyncio.sleep(0.35)
-            response = await client.get("/api/integration/task-result-type-configs", headers=headers)
+            response = await client.get(
+                "/api/integration/task-result-type-configs", headers=headers
+            )
             assert response.json() == UNAUTHORIZED
         finally:
             runtime.api_key_cache.ttl = old_ttl
@@ -107,7 +134,9 @@ class TestApiKeyAuthentication:
             await session.execute(update(User).where(User.id == owner_id).values(is_active=False))
             await session.commit()
         app.state.runtime.api_key_cache.clear()  # type: ignore[attr-defined]
-        response = await client.get("/api/integration/task-result-type-configs", headers={"x-api-key": key})
+        response = await client.get(
+            "/api/integration/task-result-type-configs", headers={"x-api-key": key}
+        )
         assert response.json() == UNAUTHORIZED
 
     async def test_success_records_last_used_at_at_most_once_a_minute(
@@ -116,14 +145,24 @@ class TestApiKeyAuthentication:
         world = await factory.world()
         key = await factory.api_key(world)
         for _ in range(3):
-            await client.get("/api/integration/task-result-type-configs", headers={"x-api-key": key})
+            await client.get(
+                "/api/integration/task-result-type-configs", headers={"x-api-key": key}
+            )
         async with db.sessionmaker() as session:
-            first = (await session.execute(select(ApiKey.last_used_at).where(ApiKey.key_hash == sha256_hex(key)))).scalar_one()
+            first = (
+                await session.execute(
+                    select(ApiKey.last_used_at).where(ApiKey.key_hash == sha256_hex(key))
+                )
+            ).scalar_one()
         assert first is not None and utcnow() - first < timedelta(seconds=30)
         await asyncio.sleep(0.05)
         await client.get("/api/integration/task-result-type-configs", headers={"x-api-key": key})
         async with db.sessionmaker() as session:
-            second = (await session.execute(select(ApiKey.last_used_at).where(ApiKey.key_hash == sha256_hex(key)))).scalar_one()
+            second = (
+                await session.execute(
+                    select(ApiKey.last_used_at).where(ApiKey.key_hash == sha256_hex(key))
+                )
+            ).scalar_one()
         assert second == first
 
 
@@ -137,7 +176,12 @@ class TestPermissions:
         ],
     )
     async def test_key_without_the_permission_is_403(
-        self, client: httpx.AsyncClient, factory: Factory, method: str, path: str, granted: Permission
+        self,
+        client: httpx.AsyncClient,
+        factory: Factory,
+        method: str,
+        path: str,
+        granted: Permission,
     ) -> None:
         world = await factory.world()
         key = await factory.api_key(world, [granted])
@@ -158,13 +202,19 @@ class TestPermissions:
             await session.commit()
         app.state.runtime.api_key_cache.clear()  # type: ignore[attr-defined]
         headers = {"x-api-key": key}
-        assert (await client.get("/api/integration/activities/tasks", headers=headers)).status_code == 200
-        response = await client.post("/api/integration/activity-results/tasks", headers=headers, json={})
+        assert (
+            await client.get("/api/integration/activities/tasks", headers=headers)
+        ).status_code == 200
+        response = await client.post(
+            "/api/integration/activity-results/tasks", headers=headers, json={}
+        )
         assert response.json() == FORBIDDEN
 
 
 class TestRateLimit:
-    async def test_headers_are_on_every_integration_response(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_headers_are_on_every_integration_response(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world()
         key = await factory.api_key(world)
         for method, path in ENDPOINTS:
@@ -182,17 +232,24 @@ class TestRateLimit:
             world = await factory.world()
             key = await factory.api_key(world)
             headers = {"x-api-key": key}
-            seen = [await client.get("/api/integration/task-result-type-configs", headers=headers) for _ in range(4)]
+            seen = [
+                await client.get("/api/integration/task-result-type-configs", headers=headers)
+                for _ in range(4)
+            ]
         finally:
             settings.rate_limit_per_minute = old
         assert [r.status_code for r in seen] == [200, 200, 200, 429]
         assert [r.headers["RateLimit-Remaining"] for r in seen] == ["2", "1", "0", "0"]
         limited = seen[-1]
-        assert limited.json()["statusCode"] == 429 and limited.json()["error"] == "Too Many Requests"
+        assert (
+            limited.json()["statusCode"] == 429 and limited.json()["error"] == "Too Many Requests"
+        )
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
         assert limited.headers["RateLimit-Limit"] == "3"
 
-    async def test_each_key_has_its_own_budget(self, client: httpx.AsyncClient, factory: Factory, app: object) -> None:
+    async def test_each_key_has_its_own_budget(
+        self, client: httpx.AsyncClient, factory: Factory, app: object
+    ) -> None:
         settings = app.state.runtime.settings  # type: ignore[attr-defined]
         old = settings.rate_limit_per_minute
         settings.rate_limit_per_minute = 1

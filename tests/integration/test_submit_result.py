@@ -38,20 +38,38 @@ async def setup(factory: Factory) -> tuple[World, uuid.UUID, str]:
     return world, await factory.task(world), await factory.api_key(world)
 
 
-async def stored(db: Database, activity_id: uuid.UUID) -> tuple[Activity, list[ActivityResult], list[ActivityStatusEvent]]:
+async def stored(
+    db: Database, activity_id: uuid.UUID
+) -> tuple[Activity, list[ActivityResult], list[ActivityStatusEvent]]:
     async with db.sessionmaker() as session:
-        activity = (await session.execute(select(Activity).where(Activity.id == activity_id))).scalar_one()
-        results = list((await session.execute(
-            select(ActivityResult).where(ActivityResult.activity_id == activity_id).order_by(ActivityResult.created_at)
-        )).scalars())
-        events = list((await session.execute(
-            select(ActivityStatusEvent).where(ActivityStatusEvent.activity_id == activity_id).order_by(ActivityStatusEvent.created_at)
-        )).scalars())
+        activity = (
+            await session.execute(select(Activity).where(Activity.id == activity_id))
+        ).scalar_one()
+        results = list(
+            (
+                await session.execute(
+                    select(ActivityResult)
+                    .where(ActivityResult.activity_id == activity_id)
+                    .order_by(ActivityResult.created_at)
+                )
+            ).scalars()
+        )
+        events = list(
+            (
+                await session.execute(
+                    select(ActivityStatusEvent)
+                    .where(ActivityStatusEvent.activity_id == activity_id)
+                    .order_by(ActivityStatusEvent.created_at)
+                )
+            ).scalars()
+        )
     return activity, results, events
 
 
 class TestHappyPath:
-    async def test_effective_result_completes_the_activity(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_effective_result_completes_the_activity(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, activity_id, key = await setup(factory)
         response = await post(client, key, result_body(world, activity_id))
         assert response.status_code == 201
@@ -68,33 +86,53 @@ class TestHappyPath:
         assert [str(r.id) for r in results] == [body["id"]]
         assert results[0].status == "COMPLETED" and results[0].operator_id == world.operator_id
         assert [(e.from_status, e.to_status, e.event) for e in events] == [
-            (None, "READY", "CREATED"), ("READY", "COMPLETED", "RESULT_RECEIVED")
+            (None, "READY", "CREATED"),
+            ("READY", "COMPLETED", "RESULT_RECEIVED"),
         ]
         assert events[-1].actor_type == "API_KEY"
 
-    async def test_not_effective_fails_the_activity(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_not_effective_fails_the_activity(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, activity_id, key = await setup(factory)
-        body = result_body(world, activity_id, status="NOT_EFFECTIVE", task_result={"result": "NOT_INTERESTED"})
+        body = result_body(
+            world, activity_id, status="NOT_EFFECTIVE", task_result={"result": "NOT_INTERESTED"}
+        )
         response = await post(client, key, body)
         assert response.status_code == 201
-        assert (response.json()["activityStatus"], response.json()["lifecycleStatus"]) == ("FAILED", "NOT_EFFECTIVE")
+        assert (response.json()["activityStatus"], response.json()["lifecycleStatus"]) == (
+            "FAILED",
+            "NOT_EFFECTIVE",
+        )
         activity, results, _ = await stored(db, activity_id)
         assert activity.status == "FAILED" and results[0].status == "NOT_EXECUTED"
 
-    async def test_pending_results_may_precede_the_final_one(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_pending_results_may_precede_the_final_one(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, activity_id, key = await setup(factory)
         for _ in range(2):
             pending = await post(client, key, result_body(world, activity_id, status="PENDING"))
             assert pending.status_code == 201
-            assert (pending.json()["activityStatus"], pending.json()["lifecycleStatus"]) == ("READY", "IN_PROGRESS")
+            assert (pending.json()["activityStatus"], pending.json()["lifecycleStatus"]) == (
+                "READY",
+                "IN_PROGRESS",
+            )
         final = await post(client, key, result_body(world, activity_id))
         assert final.status_code == 201 and final.json()["lifecycleStatus"] == "EFFECTIVE"
         _, results, events = await stored(db, activity_id)
         assert [r.status for r in results] == ["PENDING", "PENDING", "COMPLETED"]
-        assert [e.event for e in events] == ["CREATED", "RESULT_PENDING", "RESULT_PENDING", "RESULT_RECEIVED"]
+        assert [e.event for e in events] == [
+            "CREATED",
+            "RESULT_PENDING",
+            "RESULT_PENDING",
+            "RESULT_RECEIVED",
+        ]
 
-    async def test_camel_case_body_is_accepted(self, client: httpx.AsyncClient, factory: Factory) -> None:
-        world, activity_id, key = await setup(factory)
+    async def test_camel_case_body_is_accepted(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
+        _, activity_id, key = await setup(factory)
         body = {
             "activityId": str(activity_id), "commerceExternalId": "COM-001", "occurredAt": iso(timedelta(minutes=-1)),
             "status": "EFFECTIVE", "externalStatus": "closed-won", "rawPayload": {"someKey": {"deep_key": 1}},
@@ -104,17 +142,26 @@ class TestHappyPath:
         response = await post(client, key, body)
         assert response.status_code == 201, response.text
         data = response.json()
-        assert data["externalStatus"] == "closed-won" and data["taskResult"]["contactType"] == "OUTBOUND"
+        assert (
+            data["externalStatus"] == "closed-won"
+            and data["taskResult"]["contactType"] == "OUTBOUND"
+        )
         assert data["taskResult"]["payload"] == {"orderId": "A-1"}  # free-form keys never re-cased
 
-    async def test_occurred_at_with_offset_is_stored_in_utc(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_occurred_at_with_offset_is_stored_in_utc(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, activity_id, key = await setup(factory)
-        response = await post(client, key, result_body(world, activity_id, occurred_at="2026-04-11T07:30:00-03:00"))
+        response = await post(
+            client, key, result_body(world, activity_id, occurred_at="2026-04-11T07:30:00-03:00")
+        )
         assert response.json()["occurredAt"] == "2026-04-11T10:30:00.000Z"
 
 
 class TestValidation:
-    async def test_neither_activity_id_nor_provider_id_is_400(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_neither_activity_id_nor_provider_id_is_400(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, _, key = await setup(factory)
         response = await post(client, key, result_body(world, None))
         assert response.status_code == 400
@@ -131,8 +178,14 @@ class TestValidation:
             ({"commerce_external_id": ""}, "commerce_external_id"),
             ({"hard_override": None}, "hard_override"),
             ({"task_result": {"comment": "no code"}}, "task_result.result"),
-            ({"task_result": {"result": "SALE_COMPLETED", "contact_type": "SIDEWAYS"}}, "task_result.contact_type"),
-            ({"task_result": {"result": "SALE_COMPLETED", "comment": "x" * 2001}}, "task_result.comment"),
+            (
+                {"task_result": {"result": "SALE_COMPLETED", "contact_type": "SIDEWAYS"}},
+                "task_result.contact_type",
+            ),
+            (
+                {"task_result": {"result": "SALE_COMPLETED", "comment": "x" * 2001}},
+                "task_result.comment",
+            ),
             ({"raw_payload": [1, 2]}, "raw_payload"),
             ({"raw_payload": {"blob": "x" * 70000}}, "raw_payload"),
         ],
@@ -147,45 +200,73 @@ class TestValidation:
         assert body["error"] == "Bad Request"
         assert field in [d["field"] for d in body["details"]]
 
-    async def test_missing_required_fields_are_all_listed(self, client: httpx.AsyncClient, factory: Factory) -> None:
-        world, activity_id, key = await setup(factory)
+    async def test_missing_required_fields_are_all_listed(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
+        _, activity_id, key = await setup(factory)
         response = await post(client, key, {"activity_id": str(activity_id)})
         fields = {d["field"] for d in response.json()["details"]}
         assert fields == {"commerce_external_id", "occurred_at", "status", "task_result"}
 
-    async def test_details_use_the_callers_spelling(self, client: httpx.AsyncClient, factory: Factory) -> None:
-        world, activity_id, key = await setup(factory)
+    async def test_details_use_the_callers_spelling(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
+        _, activity_id, key = await setup(factory)
         body = {"activityId": str(activity_id), "commerceExternalId": "COM-001", "occurredAt": "bad",
                 "status": "EFFECTIVE", "taskResult": {"result": "SALE_COMPLETED", "contactType": "X"}}  # fmt: skip
         fields = {d["field"] for d in (await post(client, key, body)).json()["details"]}
         assert fields == {"occurredAt", "taskResult.contactType"}
 
-    async def test_status_message_lists_the_accepted_values(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_status_message_lists_the_accepted_values(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, activity_id, key = await setup(factory)
         response = await post(client, key, result_body(world, activity_id, status="DONE"))
-        assert response.json()["message"] == "status must be one of EFFECTIVE, NOT_EFFECTIVE, PENDING"
+        assert (
+            response.json()["message"] == "status must be one of EFFECTIVE, NOT_EFFECTIVE, PENDING"
+        )
 
     async def test_malformed_json_is_400(self, client: httpx.AsyncClient, factory: Factory) -> None:
         _, _, key = await setup(factory)
-        response = await client.post(PATH, headers={"x-api-key": key, "content-type": "application/json"}, content=b"{nope")
+        response = await client.post(
+            PATH, headers={"x-api-key": key, "content-type": "application/json"}, content=b"{nope"
+        )
         assert response.status_code == 400 and response.json()["message"] == "Malformed JSON body"
 
-    async def test_occurred_at_far_in_the_future_is_400(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_occurred_at_far_in_the_future_is_400(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, activity_id, key = await setup(factory)
-        ok = await post(client, key, result_body(world, activity_id, status="PENDING", occurred_at=iso(timedelta(minutes=4))))
+        ok = await post(
+            client,
+            key,
+            result_body(
+                world, activity_id, status="PENDING", occurred_at=iso(timedelta(minutes=4))
+            ),
+        )
         assert ok.status_code == 201
-        late = await post(client, key, result_body(world, activity_id, occurred_at=iso(timedelta(minutes=6))))
+        late = await post(
+            client, key, result_body(world, activity_id, occurred_at=iso(timedelta(minutes=6)))
+        )
         assert late.status_code == 400 and late.json()["details"][0]["field"] == "occurred_at"
 
 
 class TestLinking:
-    async def test_unknown_activity_is_404(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_unknown_activity_is_404(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, _, key = await setup(factory)
         response = await post(client, key, result_body(world, uuid.uuid4()))
         assert response.status_code == 404
-        assert response.json() == {"statusCode": 404, "error": "Not Found", "message": "Activity not found"}
+        assert response.json() == {
+            "statusCode": 404,
+            "error": "Not Found",
+            "message": "Activity not found",
+        }
 
-    async def test_another_tenants_activity_is_404(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_another_tenants_activity_is_404(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, _, key = await setup(factory)
         other = await factory.world()
         foreign = await factory.task(other)
@@ -194,25 +275,37 @@ class TestLinking:
         activity, results, _ = await stored(db, foreign)
         assert activity.status == "READY" and results == []
 
-    async def test_message_activity_is_not_a_task(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_message_activity_is_not_a_task(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         from reten.activities.models import ActivityType, Channel
 
         world, _, key = await setup(factory)
         message = await factory.task(world, type=ActivityType.MESSAGE, channel=Channel.WHATSAPP)
         assert (await post(client, key, result_body(world, message))).status_code == 404
 
-    async def test_unknown_commerce_is_404(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_unknown_commerce_is_404(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, activity_id, key = await setup(factory)
-        response = await post(client, key, result_body(world, activity_id, commerce_external_id="COM-404"))
+        response = await post(
+            client, key, result_body(world, activity_id, commerce_external_id="COM-404")
+        )
         assert response.status_code == 404 and response.json()["message"] == "Commerce not found"
 
-    async def test_commerce_of_another_activity_is_400(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_commerce_of_another_activity_is_400(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, activity_id, key = await setup(factory)
-        response = await post(client, key, result_body(world, activity_id, commerce_external_id="COM-002"))
+        response = await post(
+            client, key, result_body(world, activity_id, commerce_external_id="COM-002")
+        )
         assert response.status_code == 400
         assert response.json()["details"][0]["field"] == "commerce_external_id"
 
-    async def test_unmatched_provider_id_is_stored_standalone(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_unmatched_provider_id_is_stored_standalone(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, _, key = await setup(factory)
         body = result_body(world, None, provider_activity_id="EXT-1")
         for _ in range(2):  # standalone results have no state checks and may repeat
@@ -220,53 +313,86 @@ class TestLinking:
             assert response.status_code == 201
             data = response.json()
             assert data["source"] == "STANDALONE"
-            assert (data["activityId"], data["activityStatus"], data["lifecycleStatus"]) == (None, None, None)
+            assert (data["activityId"], data["activityStatus"], data["lifecycleStatus"]) == (
+                None,
+                None,
+                None,
+            )
         async with db.sessionmaker() as session:
-            count = (await session.execute(
-                select(func.count()).select_from(ActivityResult).where(ActivityResult.tenant_id == world.tenant_id)
-            )).scalar_one()
+            count = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(ActivityResult)
+                    .where(ActivityResult.tenant_id == world.tenant_id)
+                )
+            ).scalar_one()
         assert count == 2
 
     async def test_provider_id_is_recorded_then_links_later_results(
         self, client: httpx.AsyncClient, factory: Factory, db: Database
     ) -> None:
         world, activity_id, key = await setup(factory)
-        first = await post(client, key, result_body(world, activity_id, status="PENDING", provider_activity_id="EXT-9"))
+        first = await post(
+            client,
+            key,
+            result_body(world, activity_id, status="PENDING", provider_activity_id="EXT-9"),
+        )
         assert first.status_code == 201
         activity, _, _ = await stored(db, activity_id)
         assert activity.provider_activity_id == "EXT-9"
         final = await post(client, key, result_body(world, None, provider_activity_id="EXT-9"))
         assert final.status_code == 201 and final.json()["activityId"] == str(activity_id)
-        listed = (await client.get("/api/integration/activities/tasks", headers={"x-api-key": key})).json()["data"]
+        listed = (
+            await client.get("/api/integration/activities/tasks", headers={"x-api-key": key})
+        ).json()["data"]
         assert listed[0]["providerActivityId"] == "EXT-9"
 
 
 class TestResultTypes:
-    async def test_inactive_code_is_400_listing_valid_codes(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_inactive_code_is_400_listing_valid_codes(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, activity_id, key = await setup(factory)
         async with db.sessionmaker() as session:
             types = {t.code: t for t in await activity_config.list_types(session, world.tenant_id)}
-            await activity_config.update_type(session, world.tenant_id, types["NO_CONTACT"].id, TaskResultTypeUpdate(is_active=False))
-        response = await post(client, key, result_body(world, activity_id, task_result={"result": "NO_CONTACT"}))
+            await activity_config.update_type(
+                session,
+                world.tenant_id,
+                types["NO_CONTACT"].id,
+                TaskResultTypeUpdate(is_active=False),
+            )
+        response = await post(
+            client, key, result_body(world, activity_id, task_result={"result": "NO_CONTACT"})
+        )
         assert response.status_code == 400
         detail = response.json()["details"][0]
         assert detail["field"] == "task_result.result"
         assert detail["message"] == "must be one of SALE_COMPLETED, NOT_INTERESTED, RESCHEDULE"
 
-    async def test_future_date_is_required_when_the_type_says_so(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_future_date_is_required_when_the_type_says_so(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, activity_id, key = await setup(factory)
-        missing = await post(client, key, result_body(world, activity_id, task_result={"result": "RESCHEDULE"}))
+        missing = await post(
+            client, key, result_body(world, activity_id, task_result={"result": "RESCHEDULE"})
+        )
         assert missing.status_code == 400
         assert missing.json()["details"][0]["field"] == "task_result.future_scheduled_at"
         past = {"result": "RESCHEDULE", "future_scheduled_at": iso(timedelta(hours=-1))}
-        assert (await post(client, key, result_body(world, activity_id, task_result=past))).status_code == 400
+        assert (
+            await post(client, key, result_body(world, activity_id, task_result=past))
+        ).status_code == 400
         future = {"result": "RESCHEDULE", "future_scheduled_at": iso(timedelta(days=2))}
-        ok = await post(client, key, result_body(world, activity_id, status="NOT_EFFECTIVE", task_result=future))
+        ok = await post(
+            client, key, result_body(world, activity_id, status="NOT_EFFECTIVE", task_result=future)
+        )
         assert ok.status_code == 201 and ok.json()["taskResult"]["futureScheduledAt"] is not None
 
 
 class TestFinalResults:
-    async def test_second_final_result_is_409_with_the_result_id(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_second_final_result_is_409_with_the_result_id(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, activity_id, key = await setup(factory)
         first = (await post(client, key, result_body(world, activity_id))).json()
         second = await post(client, key, result_body(world, activity_id, status="NOT_EFFECTIVE"))
@@ -280,21 +406,28 @@ class TestFinalResults:
         _, results, _ = await stored(db, activity_id)
         assert len(results) == 1
 
-    async def test_canceled_activity_is_409_without_result_id(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_canceled_activity_is_409_without_result_id(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, activity_id, key = await setup(factory)
         async with db.sessionmaker() as session:
             await activities.cancel_activity(session, world.tenant_id, activity_id, Actor.system())
         response = await post(client, key, result_body(world, activity_id))
         assert response.status_code == 409 and response.json()["resultId"] is None
 
-    async def test_hard_override_supersedes_the_earlier_result(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_hard_override_supersedes_the_earlier_result(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, activity_id, key = await setup(factory)
         first = (await post(client, key, result_body(world, activity_id))).json()
         body = result_body(world, activity_id, status="NOT_EFFECTIVE", hard_override=True,
                            task_result={"result": "NOT_INTERESTED"})  # fmt: skip
         second = await post(client, key, body)
         assert second.status_code == 201
-        assert (second.json()["activityStatus"], second.json()["lifecycleStatus"]) == ("FAILED", "NOT_EFFECTIVE")
+        assert (second.json()["activityStatus"], second.json()["lifecycleStatus"]) == (
+            "FAILED",
+            "NOT_EFFECTIVE",
+        )
         activity, results, events = await stored(db, activity_id)
         assert activity.status == "FAILED" and str(activity.final_result_id) == second.json()["id"]
         by_id = {str(r.id): r for r in results}
@@ -302,7 +435,9 @@ class TestFinalResults:
         assert by_id[second.json()["id"]].superseded_by_id is None
         assert events[-1].event == "RESULT_OVERRIDDEN" and events[-1].from_status == "COMPLETED"
 
-    async def test_hard_override_reopens_a_canceled_activity(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_hard_override_reopens_a_canceled_activity(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, activity_id, key = await setup(factory)
         async with db.sessionmaker() as session:
             await activities.cancel_activity(session, world.tenant_id, activity_id, Actor.system())
@@ -318,13 +453,19 @@ class TestFinalResults:
         _, _, events = await stored(db, activity_id)
         assert events[-1].event == "RESULT_RECEIVED"
 
-    async def test_racing_final_results_exactly_one_wins(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_racing_final_results_exactly_one_wins(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, activity_id, key = await setup(factory)
-        responses = await asyncio.gather(*(post(client, key, result_body(world, activity_id)) for _ in range(8)))
+        responses = await asyncio.gather(
+            *(post(client, key, result_body(world, activity_id)) for _ in range(8))
+        )
         codes = sorted(r.status_code for r in responses)
         assert codes == [201] + [409] * 7, [r.text for r in responses]
         activity, results, events = await stored(db, activity_id)
-        assert len(results) == 1 and str(results[0].id) == next(r.json()["id"] for r in responses if r.status_code == 201)
+        assert len(results) == 1 and str(results[0].id) == next(
+            r.json()["id"] for r in responses if r.status_code == 201
+        )
         assert [e.event for e in events] == ["CREATED", "RESULT_RECEIVED"]
         assert activity.version == 2
 
@@ -343,17 +484,28 @@ class TestIdempotency:
         _, results, _ = await stored(db, activity_id)
         assert len(results) == 1
 
-    async def test_same_key_with_another_body_is_422(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_same_key_with_another_body_is_422(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, activity_id, key = await setup(factory)
         await post(client, key, result_body(world, activity_id), **{"Idempotency-Key": "req-2"})
-        other = await post(client, key, result_body(world, activity_id, status="PENDING"), **{"Idempotency-Key": "req-2"})
+        other = await post(
+            client,
+            key,
+            result_body(world, activity_id, status="PENDING"),
+            **{"Idempotency-Key": "req-2"},
+        )
         assert other.status_code == 422
         assert other.json()["message"] == "Idempotency-Key reused with a different request body"
 
-    async def test_retry_while_the_first_is_running_is_409(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_retry_while_the_first_is_running_is_409(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world, activity_id, key = await setup(factory)
         body = result_body(world, activity_id)
-        async with db.sessionmaker() as session:  # the first request has claimed the key, not finished
+        async with (
+            db.sessionmaker() as session
+        ):  # the first request has claimed the key, not finished
             session.add(IdempotencyRecord(
                 tenant_id=world.tenant_id, key="req-3", fingerprint=fingerprint(body), expires_at=utcnow() + timedelta(hours=24)
             ))  # fmt: skip
@@ -362,21 +514,37 @@ class TestIdempotency:
         assert response.status_code == 409
         assert response.json()["message"] == "A request with this Idempotency-Key is in progress"
 
-    async def test_an_error_response_is_replayed_too(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_an_error_response_is_replayed_too(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, _, key = await setup(factory)
         body = result_body(world, uuid.uuid4())
         first = await post(client, key, body, **{"Idempotency-Key": "req-4"})
         again = await post(client, key, body, **{"Idempotency-Key": "req-4"})
-        assert first.status_code == again.status_code == 404 and again.headers["Idempotent-Replayed"] == "true"
+        assert (
+            first.status_code == again.status_code == 404
+            and again.headers["Idempotent-Replayed"] == "true"
+        )
 
     async def test_keys_are_per_tenant(self, client: httpx.AsyncClient, factory: Factory) -> None:
         world, activity_id, key = await setup(factory)
         other, other_activity, other_key = await setup(factory)
-        a = await post(client, key, result_body(world, activity_id), **{"Idempotency-Key": "shared"})
-        b = await post(client, other_key, result_body(other, other_activity), **{"Idempotency-Key": "shared"})
+        a = await post(
+            client, key, result_body(world, activity_id), **{"Idempotency-Key": "shared"}
+        )
+        b = await post(
+            client, other_key, result_body(other, other_activity), **{"Idempotency-Key": "shared"}
+        )
         assert a.status_code == b.status_code == 201 and a.json()["id"] != b.json()["id"]
 
-    async def test_key_longer_than_255_is_400(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_key_longer_than_255_is_400(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world, activity_id, key = await setup(factory)
-        response = await post(client, key, result_body(world, activity_id), **{"Idempotency-Key": "k" * 256})
-        assert response.status_code == 400 and response.json()["details"][0]["field"] == "Idempotency-Key"
+        response = await post(
+            client, key, result_body(world, activity_id), **{"Idempotency-Key": "k" * 256}
+        )
+        assert (
+            response.status_code == 400
+            and response.json()["details"][0]["field"] == "Idempotency-Key"
+        )

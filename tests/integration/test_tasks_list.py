@@ -23,7 +23,9 @@ async def get(client: httpx.AsyncClient, key: str, **params: object) -> httpx.Re
     return await client.get(PATH, params=params, headers={"x-api-key": key})
 
 
-async def submit(client: httpx.AsyncClient, key: str, world: World, activity_id: uuid.UUID, **kw: object) -> None:
+async def submit(
+    client: httpx.AsyncClient, key: str, world: World, activity_id: uuid.UUID, **kw: object
+) -> None:
     response = await client.post(
         "/api/integration/activity-results/tasks",
         headers={"x-api-key": key},
@@ -44,7 +46,9 @@ class TestPaging:
         second = (await get(client, key, per_page=5, page=2)).json()
         assert len(second["data"]) == 2 and second["meta"]["page"] == 2
 
-    async def test_default_page_size_is_20_and_limit_is_an_alias(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_default_page_size_is_20_and_limit_is_an_alias(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world()
         await factory.task(world)
         key = await factory.api_key(world)
@@ -52,15 +56,24 @@ class TestPaging:
         assert (await get(client, key, limit=3)).json()["meta"]["limit"] == 3
         assert (await get(client, key, limit=3, per_page=4)).json()["meta"]["limit"] == 4
 
-    async def test_page_past_the_end_is_empty_with_the_real_total(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_page_past_the_end_is_empty_with_the_real_total(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world()
         for _ in range(3):
             await factory.task(world)
         key = await factory.api_key(world)
         body = (await get(client, key, page=9, per_page=2)).json()
-        assert body["data"] == [] and body["meta"] == {"page": 9, "limit": 2, "total": 3, "totalPages": 2}
+        assert body["data"] == [] and body["meta"] == {
+            "page": 9,
+            "limit": 2,
+            "total": 3,
+            "totalPages": 2,
+        }
 
-    async def test_empty_tenant_has_zero_total_pages(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_empty_tenant_has_zero_total_pages(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world()
         key = await factory.api_key(world)
         body = (await get(client, key)).json()
@@ -73,12 +86,20 @@ class TestPaging:
         ids = []
         for i in range(6):
             # Pairs share a scheduled time, so the id tie-break matters.
-            ids.append((BASE + timedelta(hours=5 - i // 2), await factory.task(world, scheduled_at=BASE + timedelta(hours=5 - i // 2))))
+            ids.append(
+                (
+                    BASE + timedelta(hours=5 - i // 2),
+                    await factory.task(world, scheduled_at=BASE + timedelta(hours=5 - i // 2)),
+                )
+            )
         key = await factory.api_key(world)
         expected = [str(i) for _, i in sorted(ids, key=lambda p: (p[0], str(p[1])))]
         seen = []
         for page in (1, 2, 3):
-            seen += [item["id"] for item in (await get(client, key, per_page=2, page=page)).json()["data"]]
+            seen += [
+                item["id"]
+                for item in (await get(client, key, per_page=2, page=page)).json()["data"]
+            ]
         assert seen == expected
 
     @pytest.mark.parametrize(
@@ -101,7 +122,12 @@ class TestPaging:
         ],
     )
     async def test_bad_parameters_are_400_naming_them(
-        self, client: httpx.AsyncClient, factory: Factory, params: dict[str, object], field: str, fragment: str
+        self,
+        client: httpx.AsyncClient,
+        factory: Factory,
+        params: dict[str, object],
+        field: str,
+        fragment: str,
     ) -> None:
         world = await factory.world()
         key = await factory.api_key(world)
@@ -112,7 +138,9 @@ class TestPaging:
         assert body["details"][0]["field"] == field
         assert fragment in body["details"][0]["message"] and fragment in body["message"]
 
-    async def test_unknown_parameters_are_ignored(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_unknown_parameters_are_ignored(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world()
         await factory.task(world)
         key = await factory.api_key(world)
@@ -128,10 +156,21 @@ class TestFilters:
         ready, done, failed, progress, canceled = [await factory.task(world) for _ in range(5)]
         key = await factory.api_key(world)
         await submit(client, key, world, done)
-        await submit(client, key, world, failed, status="NOT_EFFECTIVE", task_result={"result": "NOT_INTERESTED"})
-        await submit(client, key, world, progress, status="PENDING", task_result={"result": "NO_CONTACT"})
+        await submit(
+            client,
+            key,
+            world,
+            failed,
+            status="NOT_EFFECTIVE",
+            task_result={"result": "NOT_INTERESTED"},
+        )
+        await submit(
+            client, key, world, progress, status="PENDING", task_result={"result": "NO_CONTACT"}
+        )
         async with db.sessionmaker() as session:
-            await activities.cancel_activity(session, world.tenant_id, canceled, Actor.system(), "closed")
+            await activities.cancel_activity(
+                session, world.tenant_id, canceled, Actor.system(), "closed"
+            )
 
         async def ids(**params: object) -> set[str]:
             return {i["id"] for i in (await get(client, key, **params)).json()["data"]}
@@ -150,20 +189,36 @@ class TestFilters:
         rows = {
             ready: ("PENDING", "SCHEDULED", "Programada", None, None),
             done: ("COMPLETED", "EFFECTIVE", "Efectiva", "EFFECTIVE", "SALE_COMPLETED"),
-            failed: ("COMPLETED", "NOT_EFFECTIVE", "No efectiva", "NOT_EFFECTIVE", "NOT_INTERESTED"),
+            failed: (
+                "COMPLETED",
+                "NOT_EFFECTIVE",
+                "No efectiva",
+                "NOT_EFFECTIVE",
+                "NOT_INTERESTED",
+            ),
             progress: ("IN_PROGRESS", "IN_PROGRESS", "En curso", "PENDING", "NO_CONTACT"),
             canceled: ("CANCELLED", "CANCELED", "Cancelada", None, None),
         }
         for activity_id, (status, lifecycle, label, result_status, code) in rows.items():
             item = items[str(activity_id)]
-            assert (item["status"], item["lifecycleStatus"], item["lifecycleStatusLabel"]) == (status, lifecycle, label)
+            assert (item["status"], item["lifecycleStatus"], item["lifecycleStatusLabel"]) == (
+                status,
+                lifecycle,
+                label,
+            )
             assert (item["resultStatus"], item["resultCode"]) == (result_status, code)
         assert items[str(canceled)]["lifecycleStatusDetail"] == "closed"
-        assert items[str(done)]["occurredAt"] is not None and items[str(ready)]["occurredAt"] is None
+        assert (
+            items[str(done)]["occurredAt"] is not None and items[str(ready)]["occurredAt"] is None
+        )
 
-    async def test_channel_commerce_operator_and_dates(self, client: httpx.AsyncClient, factory: Factory, db: Database) -> None:
+    async def test_channel_commerce_operator_and_dates(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
         world = await factory.world(commerces_count=2)
-        a = await factory.task(world, commerce_index=0, scheduled_at=BASE, channel=Channel.CALLCENTER)
+        a = await factory.task(
+            world, commerce_index=0, scheduled_at=BASE, channel=Channel.CALLCENTER
+        )
         b = await factory.task(world, commerce_index=1, scheduled_at=BASE + timedelta(days=2))
         key = await factory.api_key(world)
 
@@ -179,7 +234,9 @@ class TestFilters:
         assert await ids(external_operator_id="OP-404") == set()
         assert await ids(scheduled_from="2030-01-02T00:00:00Z") == {str(b)}
         assert await ids(scheduled_to="2030-01-01T09:00:00Z") == {str(a)}
-        assert await ids(scheduled_from="2030-01-01T09:00:00+00:00", scheduled_to="2030-01-01T06:00:00-03:00") == {str(a)}
+        assert await ids(
+            scheduled_from="2030-01-01T09:00:00+00:00", scheduled_to="2030-01-01T06:00:00-03:00"
+        ) == {str(a)}
         future = (utcnow() + timedelta(hours=1)).isoformat()
         assert await ids(updated_since=future) == set()
         await submit(client, key, world, b, commerce_external_id="COM-002")
@@ -217,14 +274,18 @@ class TestItemShape:
         for stamp in ("createdAt", "updatedAt"):
             datetime.strptime(item[stamp], "%Y-%m-%dT%H:%M:%S.%fZ")
 
-    async def test_labels_follow_the_tenant_locale(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_labels_follow_the_tenant_locale(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world(locale="en")
         await factory.task(world)
         key = await factory.api_key(world)
         item = (await get(client, key)).json()["data"][0]
         assert item["lifecycleStatusLabel"] == "Scheduled"
 
-    async def test_etag_304_until_something_changes(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_etag_304_until_something_changes(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world()
         await factory.task(world)
         key = await factory.api_key(world)

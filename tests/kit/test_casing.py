@@ -65,7 +65,9 @@ class TestNormaliseKeys:
 
     def test_camel_and_snake_parents_are_not_merged(self) -> None:
         # The snake object wins whole; the camel object's fields are not mixed into it.
-        data, _ = normalise_keys({"taskResult": {"comment": "camel"}, "task_result": {"result": "R"}})
+        data, _ = normalise_keys(
+            {"taskResult": {"comment": "camel"}, "task_result": {"result": "R"}}
+        )
 
         assert data == {"task_result": {"result": "R"}}
 
@@ -78,12 +80,16 @@ class TestNormaliseKeys:
         assert data["metadata"] is metadata
 
     def test_free_form_field_sent_in_camel_case_keeps_its_value_untouched(self) -> None:
-        data, _ = normalise_keys({"rawPayload": {"orderId": 7, "lineItems": [{"skuCode": "A"}]}}, FREEFORM)
+        data, _ = normalise_keys(
+            {"rawPayload": {"orderId": 7, "lineItems": [{"skuCode": "A"}]}}, FREEFORM
+        )
 
         assert data == {"raw_payload": {"orderId": 7, "lineItems": [{"skuCode": "A"}]}}
 
     def test_free_form_objects_nested_in_structured_ones_are_untouched(self) -> None:
-        data, _ = normalise_keys({"taskResult": {"resultCode": "R", "payload": {"someKey": "v"}}}, FREEFORM)
+        data, _ = normalise_keys(
+            {"taskResult": {"resultCode": "R", "payload": {"someKey": "v"}}}, FREEFORM
+        )
 
         assert data == {"task_result": {"result_code": "R", "payload": {"someKey": "v"}}}
 
@@ -103,12 +109,17 @@ class TestSpellingPath:
     def test_path_uses_the_callers_camel_spelling(self) -> None:
         _, spelling = normalise_keys({"taskResult": {"futureScheduledAt": "x"}})
 
-        assert spelling.path(("task_result", "future_scheduled_at")) == "taskResult.futureScheduledAt"
+        assert (
+            spelling.path(("task_result", "future_scheduled_at")) == "taskResult.futureScheduledAt"
+        )
 
     def test_path_uses_snake_where_the_caller_wrote_snake(self) -> None:
         _, spelling = normalise_keys({"task_result": {"future_scheduled_at": "x"}})
 
-        assert spelling.path(("task_result", "future_scheduled_at")) == "task_result.future_scheduled_at"
+        assert (
+            spelling.path(("task_result", "future_scheduled_at"))
+            == "task_result.future_scheduled_at"
+        )
 
     def test_path_through_lists_names_indexes_and_each_items_spelling(self) -> None:
         _, spelling = normalise_keys({"items": [{"externalId": "a"}, {"external_id": "b"}]})

@@ -1,4 +1,4 @@
-"""The standard error body and the transport rules every endpoint shares (management-api.md §1.1, §1.6)."""
+"""The standard error body and shared transport rules (management-api.md §1.1, §1.6)."""
 
 from __future__ import annotations
 
@@ -46,13 +46,17 @@ def _login_body_of_size(size: int) -> bytes:
 
 
 class TestRoutingErrors:
-    async def test_unknown_route_is_404_with_the_standard_body(self, client: httpx.AsyncClient) -> None:
+    async def test_unknown_route_is_404_with_the_standard_body(
+        self, client: httpx.AsyncClient
+    ) -> None:
         response = await client.get("/api/does-not-exist")
 
         _assert_standard(response, 404)
         assert set(response.json()) == {"statusCode", "error", "message"}
 
-    async def test_unknown_route_outside_the_api_is_404_too(self, client: httpx.AsyncClient) -> None:
+    async def test_unknown_route_outside_the_api_is_404_too(
+        self, client: httpx.AsyncClient
+    ) -> None:
         _assert_standard(await client.post("/nothing/here", json={}), 404)
 
     async def test_wrong_method_on_a_known_route_is_405(self, client: httpx.AsyncClient) -> None:
@@ -103,20 +107,30 @@ class TestJsonBody:
         assert response.json() == {"message": "Logged out successfully"}
 
     async def test_nesting_deeper_than_32_levels_is_400(self, client: httpx.AsyncClient) -> None:
-        body = {"identifier": "nobody@example.com", "password": "wrong-password", "pad": _nested(32, {})}
+        body = {
+            "identifier": "nobody@example.com",
+            "password": "wrong-password",
+            "pad": _nested(32, {}),
+        }
 
         response = await client.post(LOGIN, json=body)  # 1 + 32 + the empty object = 34 levels
 
         assert "details" not in _assert_standard(response, 400)
 
     async def test_33_nested_objects_are_refused(self, client: httpx.AsyncClient) -> None:
-        body = {"identifier": "nobody@example.com", "password": "wrong-password", "pad": _nested(31, {})}
+        body = {
+            "identifier": "nobody@example.com",
+            "password": "wrong-password",
+            "pad": _nested(31, {}),
+        }
 
         response = await client.post(LOGIN, json=body)  # 1 + 31 + the empty object = 33 levels
 
         _assert_standard(response, 400)
 
-    async def test_hostile_nesting_is_refused_without_a_server_error(self, client: httpx.AsyncClient) -> None:
+    async def test_hostile_nesting_is_refused_without_a_server_error(
+        self, client: httpx.AsyncClient
+    ) -> None:
         raw = b'{"a":' * 5000 + b"1" + b"}" * 5000
 
         response = await client.post(LOGIN, content=raw, headers=JSON)
@@ -124,16 +138,26 @@ class TestJsonBody:
         assert response.status_code == 400
 
     async def test_exactly_32_nested_objects_are_accepted(self, client: httpx.AsyncClient) -> None:
-        body = {"identifier": "nobody@example.com", "password": "wrong-password", "pad": _nested(30, {})}
+        body = {
+            "identifier": "nobody@example.com",
+            "password": "wrong-password",
+            "pad": _nested(30, {}),
+        }
 
         response = await client.post(LOGIN, json=body)  # 1 + 30 + the empty object = 32 levels
 
         # Past the body checks, the login itself fails.
         assert response.status_code == 401
 
-    async def test_32_nested_objects_holding_a_scalar_are_accepted(self, client: httpx.AsyncClient) -> None:
+    async def test_32_nested_objects_holding_a_scalar_are_accepted(
+        self, client: httpx.AsyncClient
+    ) -> None:
         # A scalar is not a nesting level: 32 objects deep is 32 levels, whatever they hold.
-        body = {"identifier": "nobody@example.com", "password": "wrong-password", "pad": _nested(31, 1)}
+        body = {
+            "identifier": "nobody@example.com",
+            "password": "wrong-password",
+            "pad": _nested(31, 1),
+        }
 
         response = await client.post(LOGIN, json=body)
 
@@ -153,7 +177,9 @@ class TestBodySize:
 
         assert response.status_code == 401
 
-    async def test_streamed_body_without_length_is_capped_too(self, client: httpx.AsyncClient) -> None:
+    async def test_streamed_body_without_length_is_capped_too(
+        self, client: httpx.AsyncClient
+    ) -> None:
         async def chunks() -> AsyncIterator[bytes]:
             yield b'{"identifier": "nobody@example.com", "password": "wrong-password", "pad": "'
             for _ in range(9):
@@ -185,7 +211,9 @@ class TestRequestId:
         assert response.status_code == 404
         assert response.headers["x-request-id"] == "err-trace-1"
 
-    async def test_missing_request_id_is_generated_as_a_uuid(self, client: httpx.AsyncClient) -> None:
+    async def test_missing_request_id_is_generated_as_a_uuid(
+        self, client: httpx.AsyncClient
+    ) -> None:
         first = await client.get("/api/health")
         second = await client.get("/api/health")
 
@@ -193,7 +221,9 @@ class TestRequestId:
         uuid.UUID(second.headers["x-request-id"])
         assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
-    async def test_invalid_request_ids_are_replaced_by_a_uuid(self, client: httpx.AsyncClient) -> None:
+    async def test_invalid_request_ids_are_replaced_by_a_uuid(
+        self, client: httpx.AsyncClient
+    ) -> None:
         for value in ("r" * 129, b"caf\xc3\xa9", "tab\there", ""):
             response = await client.get("/api/health", headers={"x-request-id": value})
             generated = response.headers["x-request-id"]
@@ -223,7 +253,9 @@ class TestServerError:
     async def test_unhandled_exception_is_500_with_request_id_and_nothing_internal(
         self, settings: Settings
     ) -> None:
-        transport = httpx.ASGITransport(app=self._crashing_app(settings), raise_app_exceptions=False)
+        transport = httpx.ASGITransport(
+            app=self._crashing_app(settings), raise_app_exceptions=False
+        )
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
             response = await c.get("/api/test-boom", headers={"x-request-id": "crash-1"})
 
@@ -236,11 +268,19 @@ class TestServerError:
             "requestId": "crash-1",
         }
         assert response.headers["x-request-id"] == "crash-1"
-        for leak in ("Traceback", "RuntimeError", "secret internal detail", "hunter2", "test_errors"):
+        for leak in (
+            "Traceback",
+            "RuntimeError",
+            "secret internal detail",
+            "hunter2",
+            "test_errors",
+        ):
             assert leak not in response.text
 
     async def test_generated_request_id_is_the_one_in_the_body(self, settings: Settings) -> None:
-        transport = httpx.ASGITransport(app=self._crashing_app(settings), raise_app_exceptions=False)
+        transport = httpx.ASGITransport(
+            app=self._crashing_app(settings), raise_app_exceptions=False
+        )
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
             response = await c.get("/api/test-boom")
 

@@ -1,4 +1,4 @@
-"""The /api/tenant endpoints: the caller's memberships and tenant setup (management-api.md §6.2–6.3)."""
+"""The /api/tenant endpoints: memberships and tenant setup (management-api.md §6.2–6.3)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ async def _membership_count(db: Database, user_id: uuid.UUID) -> int:
         return int(
             (
                 await session.execute(
-                    select(func.count()).select_from(Membership).where(Membership.user_id == user_id)
+                    select(func.count())
+                    .select_from(Membership)
+                    .where(Membership.user_id == user_id)
                 )
             ).scalar_one()
         )
@@ -64,7 +66,7 @@ class TestMyTenants:
         self, client: httpx.AsyncClient, factory: Factory
     ) -> None:
         boss = await _super_admin(factory)
-        admin_id, admin_email = await factory.user(None, ["ADMIN"])
+        _, admin_email = await factory.user(None, ["ADMIN"])
         tag = uuid.uuid4().hex[:8]
         created = {}
         for name in (f"Charlie {tag}", f"Alpha {tag}", f"Bravo {tag}"):
@@ -76,7 +78,9 @@ class TestMyTenants:
             assert response.status_code == 201, response.text
             created[name] = response.json()
 
-        response = await client.get("/api/tenant/mine", headers=_bearer(await factory.login(admin_email)))
+        response = await client.get(
+            "/api/tenant/mine", headers=_bearer(await factory.login(admin_email))
+        )
 
         assert response.status_code == 200
         assert response.json() == [
@@ -85,21 +89,29 @@ class TestMyTenants:
             created[f"Charlie {tag}"],
         ]
 
-    async def test_items_are_id_name_and_slug(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_items_are_id_name_and_slug(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world(commerces_count=0)
 
-        response = await client.get("/api/tenant/mine", headers=_bearer(await factory.login(world.admin_email)))
+        response = await client.get(
+            "/api/tenant/mine", headers=_bearer(await factory.login(world.admin_email))
+        )
 
         assert response.json() == [
             {"id": str(world.tenant_id), "name": f"Tenant {world.slug}", "slug": world.slug}
         ]
 
-    async def test_other_tenants_are_not_listed(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_other_tenants_are_not_listed(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world(commerces_count=0)
         await factory.world(commerces_count=0)
         _, email = await factory.user(world, ["VIEWER"])
 
-        body = (await client.get("/api/tenant/mine", headers=_bearer(await factory.login(email)))).json()
+        body = (
+            await client.get("/api/tenant/mine", headers=_bearer(await factory.login(email)))
+        ).json()
 
         assert [t["id"] for t in body] == [str(world.tenant_id)]
 
@@ -108,12 +120,16 @@ class TestMyTenants:
     ) -> None:
         await factory.world(commerces_count=0)
 
-        response = await client.get("/api/tenant/mine", headers=_bearer(await _super_admin(factory)))
+        response = await client.get(
+            "/api/tenant/mine", headers=_bearer(await _super_admin(factory))
+        )
 
         assert response.status_code == 200
         assert response.json() == []
 
-    async def test_x_tenant_id_is_ignored(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_x_tenant_id_is_ignored(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         world = await factory.world(commerces_count=0)
         token = await factory.login(world.admin_email)
 
@@ -137,7 +153,9 @@ class TestTenantSetup:
     ) -> None:
         body = _setup_body(name="  Acme Corp  ", admin_email=f"  {unique('Boss')}@Example.com ")
 
-        response = await client.post("/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory)))
+        response = await client.post(
+            "/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory))
+        )
 
         assert response.status_code == 201, response.text
         created = response.json()
@@ -164,7 +182,9 @@ class TestTenantSetup:
     ) -> None:
         body = _setup_body(locale="en", time_zone="Europe/Madrid")
 
-        response = await client.post("/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory)))
+        response = await client.post(
+            "/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory))
+        )
 
         assert response.status_code == 201, response.text
         tenant = await _tenant_by_slug(db, body["slug"])
@@ -186,7 +206,9 @@ class TestTenantSetup:
             "adminLastName": "El",
         }
 
-        response = await client.post("/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory)))
+        response = await client.post(
+            "/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory))
+        )
 
         assert response.status_code == 201, response.text
         tenant = await _tenant_by_slug(db, slug)
@@ -218,7 +240,9 @@ class TestTenantSetup:
         world = await factory.world(commerces_count=0)
 
         response = await client.post(
-            "/api/tenant/setup", json={"slug": "BAD SLUG"}, headers=_bearer(await factory.login(world.admin_email))
+            "/api/tenant/setup",
+            json={"slug": "BAD SLUG"},
+            headers=_bearer(await factory.login(world.admin_email)),
         )
 
         assert response.status_code == 403
@@ -234,17 +258,36 @@ class TestTenantSetup:
         world = await factory.world(commerces_count=0)
         body = _setup_body(slug=world.slug)
 
-        response = await client.post("/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory)))
+        response = await client.post(
+            "/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory))
+        )
 
         assert response.status_code == 409
-        assert response.json() == {"statusCode": 409, "error": "Conflict", "message": "slug already exists"}
+        assert response.json() == {
+            "statusCode": 409,
+            "error": "Conflict",
+            "message": "slug already exists",
+        }
         assert await _user_by_email(db, body["admin_email"]) is None
 
-    async def test_malformed_slugs_are_rejected(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_malformed_slugs_are_rejected(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         token = await _super_admin(factory)
 
-        for slug in ("Acme", "acme_corp", "a", "-acme", "acme-", "acme--corp", "acme corp", "x" * 64):
-            response = await client.post("/api/tenant/setup", json=_setup_body(slug=slug), headers=_bearer(token))
+        for slug in (
+            "Acme",
+            "acme_corp",
+            "a",
+            "-acme",
+            "acme-",
+            "acme--corp",
+            "acme corp",
+            "x" * 64,
+        ):
+            response = await client.post(
+                "/api/tenant/setup", json=_setup_body(slug=slug), headers=_bearer(token)
+            )
             assert response.status_code == 400, slug
             assert [d["field"] for d in response.json()["details"]] == ["slug"], slug
 
@@ -254,7 +297,9 @@ class TestTenantSetup:
         slug = ("s" + uuid.uuid4().hex * 2)[:63]
 
         response = await client.post(
-            "/api/tenant/setup", json=_setup_body(slug=slug), headers=_bearer(await _super_admin(factory))
+            "/api/tenant/setup",
+            json=_setup_body(slug=slug),
+            headers=_bearer(await _super_admin(factory)),
         )
 
         assert response.status_code == 201, response.text
@@ -265,7 +310,9 @@ class TestTenantSetup:
     ) -> None:
         body = _setup_body(time_zone="Mars/Olympus_Mons")
 
-        response = await client.post("/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory)))
+        response = await client.post(
+            "/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory))
+        )
 
         assert response.status_code == 400
         assert [d["field"] for d in response.json()["details"]] == ["time_zone"]
@@ -276,21 +323,31 @@ class TestTenantSetup:
     ) -> None:
         body = _setup_body(timeZone="Nowhere/Special")
 
-        response = await client.post("/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory)))
+        response = await client.post(
+            "/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory))
+        )
 
         assert response.status_code == 400
         assert [d["field"] for d in response.json()["details"]] == ["timeZone"]
 
-    async def test_unknown_locale_is_rejected(self, client: httpx.AsyncClient, factory: Factory) -> None:
+    async def test_unknown_locale_is_rejected(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
         response = await client.post(
-            "/api/tenant/setup", json=_setup_body(locale="fr"), headers=_bearer(await _super_admin(factory))
+            "/api/tenant/setup",
+            json=_setup_body(locale="fr"),
+            headers=_bearer(await _super_admin(factory)),
         )
 
         assert response.status_code == 400
         assert [d["field"] for d in response.json()["details"]] == ["locale"]
 
-    async def test_every_missing_field_is_listed(self, client: httpx.AsyncClient, factory: Factory) -> None:
-        response = await client.post("/api/tenant/setup", json={}, headers=_bearer(await _super_admin(factory)))
+    async def test_every_missing_field_is_listed(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
+        response = await client.post(
+            "/api/tenant/setup", json={}, headers=_bearer(await _super_admin(factory))
+        )
 
         assert response.status_code == 400
         assert sorted(d["field"] for d in response.json()["details"]) == [
@@ -307,7 +364,10 @@ class TestTenantSetup:
         )
 
         assert response.status_code == 400
-        assert sorted(d["field"] for d in response.json()["details"]) == ["admin_email", "admin_password"]
+        assert sorted(d["field"] for d in response.json()["details"]) == [
+            "admin_email",
+            "admin_password",
+        ]
 
     async def test_email_of_a_user_without_admin_is_a_conflict_and_nothing_is_created(
         self, client: httpx.AsyncClient, factory: Factory, db: Database
@@ -316,10 +376,15 @@ class TestTenantSetup:
         fde_id, fde_email = await factory.user(world, ["FDE"])
         body = _setup_body(admin_email=fde_email)
 
-        response = await client.post("/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory)))
+        response = await client.post(
+            "/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory))
+        )
 
         assert response.status_code == 409
-        assert response.json()["message"] == "admin_email belongs to an existing user without the ADMIN role"
+        assert (
+            response.json()["message"]
+            == "admin_email belongs to an existing user without the ADMIN role"
+        )
         assert await _tenant_by_slug(db, body["slug"]) is None
         assert await _membership_count(db, fde_id) == 1
         fde = await _user_by_email(db, fde_email)
@@ -337,7 +402,9 @@ class TestTenantSetup:
             admin_last_name="Name",
         )
 
-        response = await client.post("/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory)))
+        response = await client.post(
+            "/api/tenant/setup", json=body, headers=_bearer(await _super_admin(factory))
+        )
 
         assert response.status_code == 201, response.text
         new_id = response.json()["id"]
@@ -354,13 +421,17 @@ class TestTenantSetup:
         me = (await client.get("/api/auth/me", headers=_bearer(token))).json()
         assert me["tenantIds"] == [str(world.tenant_id), new_id]
         async with db.sessionmaker() as session:
-            count = (await session.execute(select(func.count()).select_from(User).where(User.email == admin_email))).scalar_one()
+            count = (
+                await session.execute(
+                    select(func.count()).select_from(User).where(User.email == admin_email)
+                )
+            ).scalar_one()
         assert count == 1
 
     async def test_existing_super_admin_is_reused_as_the_admin(
         self, client: httpx.AsyncClient, factory: Factory
     ) -> None:
-        boss_id, boss_email = await factory.user(None, ["SUPER_ADMIN"])
+        _, boss_email = await factory.user(None, ["SUPER_ADMIN"])
         boss = await factory.login(boss_email)
 
         response = await client.post(
