@@ -3,7 +3,7 @@
 from reten.activities.models import Activity, ActivityStatusEvent, CommerceAssignment, TaskDetails
 from reten.activity_config.models import TaskResultType
 from reten.api_keys.models import ApiKey
-from reten.commerces.models import Commerce
+from reten.commerces.models import Address, Commerce, CommerceUser, CommerceUserRoleLink, Contact
 from reten.kit.db import Base
 from reten.kit.idempotency import IdempotencyRecord
 from reten.operators.models import Operator
@@ -13,7 +13,26 @@ from reten.tenants.models import Tenant
 from reten.users.models import Membership, RefreshToken, User
 
 __all__ = [
-    "Activity", "ActivityResult", "ActivityStatusEvent", "ApiKey", "Base", "Commerce",
-    "CommerceAssignment", "IdempotencyRecord", "Membership", "Operator", "RefreshToken", "Route",
-    "RouteCommerce", "RouteOperator", "TaskDetails", "TaskResultType", "Tenant", "User",
+    "Activity",
+    "ActivityResult",
+    "ActivityStatusEvent",
+    "Address",
+    "ApiKey",
+    "Base",
+    "Commerce",
+    "CommerceAssignment",
+    "CommerceUser",
+    "CommerceUserRoleLink",
+    "Contact",
+    "IdempotencyRecord",
+    "Membership",
+    "Operator",
+    "RefreshToken",
+    "Route",
+    "RouteCommerce",
+    "RouteOperator",
+    "TaskDetails",
+    "TaskResultType",
+    "Tenant",
+    "User",
 ]  # fmt: skip

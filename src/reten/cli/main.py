@@ -249,7 +249,7 @@ def users_create(
     bad = [r for r in role if r not in Role.__members__]
     if bad:
         _fail(f"unknown role(s) {', '.join(bad)}; use {', '.join(Role)}")
-    if not users.valid_email(users.normalise_email(email)):
+    if not users.valid_email(email):
         _fail("--email must be an email address")
     secret = password or secrets.token_urlsafe(12)
     if not 8 <= len(secret) <= 128:

@@ -21,10 +21,13 @@ class Operator(IdMixin, TimestampMixin, TenantScoped, Base):
         UniqueConstraint("tenant_id", "type", "external_id"),
         UniqueConstraint("tenant_id", "email"),
         Index("ix_operators_tenant_id_external_id", "tenant_id", "external_id"),
+        Index("ix_operators_tenant_id_name", "tenant_id", "first_name", "last_name", "id"),
+        Index("ix_operators_tenant_id_created_at", "tenant_id", "created_at", "id"),
     )
 
     type: Mapped[str] = mapped_column(String(16), nullable=False)
-    external_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    # Optional; unique together with the type when set (NULLs never collide).
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     first_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     last_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)

@@ -7,18 +7,8 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.kit.db import TenantRepository
+from reten.kit.validators import split_name
 from reten.operators.models import Operator, OperatorType
-
-
-def split_name(name: str | None) -> tuple[str | None, str | None]:
-    """Rule N: trim, collapse whitespace; first word is the first name, the rest the last."""
-    if name is None:
-        return None, None
-    collapsed = " ".join(name.split())
-    if not collapsed:
-        return None, None
-    first, _, last = collapsed.partition(" ")
-    return first, last or None
 
 
 async def create_operator(

@@ -18,10 +18,15 @@ class RouteOperatorRole(StrEnum):
 
 class Route(IdMixin, TimestampMixin, TenantScoped, Base):
     __tablename__ = "routes"
-    __table_args__ = (UniqueConstraint("tenant_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_id"),
+        Index("ix_routes_tenant_id_name", "tenant_id", "name", "id"),
+        Index("ix_routes_tenant_id_created_at", "tenant_id", "created_at", "id"),
+    )
 
     name: Mapped[str] = mapped_column(String(255), nullable=False)
-    external_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    # Optional; unique per tenant when set (NULLs never collide).
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     description: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONType, nullable=False, default=dict

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import field_validator
 
 from reten.kit.schemas import InputModel, Name100, Name255, Password, ReadModel, Timestamp
+from reten.kit.validators import normalise_email
 from reten.tenants.models import Locale
-from reten.users.service import normalise_email, valid_email
+from reten.users.service import valid_email
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 

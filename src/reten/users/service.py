@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from sqlalchemy import select
@@ -12,17 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reten.auth.permissions import sort_roles
 from reten.kit.crypto import hash_password
 from reten.kit.errors import Conflict
+from reten.kit.validators import check_email, normalise_email
 from reten.users.models import Membership, User
-
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def normalise_email(value: str) -> str:
-    return value.strip().lower()
 
 
 def valid_email(value: str) -> bool:
-    return len(value) <= 254 and EMAIL_PATTERN.match(value) is not None
+    try:
+        check_email(value)
+    except ValueError:
+        return False
+    return True
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:

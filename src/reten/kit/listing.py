@@ -1,0 +1,63 @@
+"""List endpoints: `sort` and `search` parameters, and running a paginated query.
+
+Totals are exact up to COUNT_CAP matching rows; above that the count stops early and the page
+says `totalIsEstimate: true`, so a count never has to walk a huge tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from reten.kit.errors import ValidationFailed
+from reten.kit.pagination import COUNT_CAP, PageParams
+
+
+def parse_sort(
+    raw: str | None, allowed: Mapping[str, Any], default: str, tie_breaker: Any
+) -> list[Any]:
+    """ORDER BY clauses for `sort=field` / `sort=-field`, ties broken by `tie_breaker` ascending."""
+    value = raw if raw not in (None, "") else default
+    assert value is not None
+    descending = value.startswith("-")
+    name = value[1:] if descending else value
+    if name not in allowed:
+        options = ", ".join(f"{n}, -{n}" for n in allowed)
+        raise ValidationFailed.one("sort", f"must be one of {options}")
+    column = allowed[name]
+    return [column.desc() if descending else column.asc(), tie_breaker.asc()]
+
+
+def parse_search(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if not 1 <= len(raw) <= 100:
+        raise ValidationFailed.one("search", "must be 1-100 characters")
+    return raw
+
+
+def search_clause(text: str, columns: Sequence[Any]) -> ColumnElement[bool]:
+    """Case-insensitive substring match on any of `columns` (LIKE wildcards are escaped)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return or_(*(func.lower(c).like(pattern, escape="\\") for c in columns))
+
+
+async def paginate(
+    session: AsyncSession, stmt: Select[Any], order_by: Sequence[Any], params: PageParams
+) -> tuple[list[Any], int, bool]:
+    """(rows of the page, total, total_is_estimate) for a filtered statement."""
+    capped = stmt.order_by(None).limit(COUNT_CAP + 1).subquery()
+    total = int((await session.execute(select(func.count()).select_from(capped))).scalar_one())
+    estimate = total > COUNT_CAP
+    if estimate:
+        total = COUNT_CAP
+    if params.offset >= total and not estimate:
+        return [], total, False
+    page = stmt.order_by(*order_by).limit(params.per_page).offset(params.offset)
+    rows = list((await session.execute(page)).scalars())
+    return rows, total, estimate
