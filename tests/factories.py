@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,10 @@ class World:
     operator_external_id: str
     commerce_ids: list[uuid.UUID] = field(default_factory=list)
     commerce_external_ids: list[str] = field(default_factory=list)
+
+
+# Makes objects of one tenant for the route-table isolation test; returns path parameter values.
+Maker = Callable[["Factory", World], Awaitable[dict[str, str]]]
 
 
 class Factory:

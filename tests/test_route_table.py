@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -21,7 +20,12 @@ from reten.activity_config.schemas import TaskResultTypeCreate
 from reten.api_keys import service as api_keys
 from reten.app import ROUTERS
 from reten.auth.permissions import Permission, permissions_for_roles
-from tests.factories import Factory, World, unique
+from tests.commerces.makers import OBJECT_MAKERS as COMMERCE_MAKERS
+from tests.factories import Factory, Maker, World, unique
+from tests.operators.makers import OBJECT_MAKERS as OPERATOR_MAKERS
+from tests.routes.makers import OBJECT_MAKERS as ROUTE_MAKERS
+from tests.tenants.makers import OBJECT_MAKERS as TENANT_MAKERS
+from tests.users.makers import OBJECT_MAKERS as USER_MAKERS
 
 PUBLIC = {
     ("GET", "/api/health"),
@@ -75,10 +79,25 @@ async def _make_api_key(factory: Factory, world: World) -> str:
         return str(key.id)
 
 
-# Routes whose path names an object of a tenant: how to make such an object in tenant A.
-OBJECT_MAKERS: dict[str, Callable[[Factory, World], Awaitable[str]]] = {
-    "/api/activity-config/task-result-types/{id}": _make_result_type,
-    "/api/api-keys/{id}/revoke": _make_api_key,
+async def _result_type_ids(factory: Factory, world: World) -> dict[str, str]:
+    return {"id": await _make_result_type(factory, world)}
+
+
+async def _api_key_ids(factory: Factory, world: World) -> dict[str, str]:
+    return {"id": await _make_api_key(factory, world)}
+
+
+# Routes whose path names objects of a tenant: how to make them in tenant A. A maker returns the
+# value of each path parameter (parameters it does not name get a random UUID). Each domain's
+# test package contributes its own table (tests/<domain>/makers.py).
+OBJECT_MAKERS: dict[str, Maker] = {
+    "/api/activity-config/task-result-types/{id}": _result_type_ids,
+    "/api/api-keys/{id}/revoke": _api_key_ids,
+    **COMMERCE_MAKERS,
+    **OPERATOR_MAKERS,
+    **ROUTE_MAKERS,
+    **USER_MAKERS,
+    **TENANT_MAKERS,
 }
 
 
@@ -112,8 +131,9 @@ async def _call(
     )
 
 
-def _concrete(path: str, object_id: str | None = None) -> str:
-    return re.sub(r"\{[^}]+\}", object_id or str(uuid.uuid4()), path)
+def _concrete(path: str, ids: dict[str, str] | None = None) -> str:
+    values = ids or {}
+    return re.sub(r"\{([^}]+)\}", lambda m: values.get(m.group(1), str(uuid.uuid4())), path)
 
 
 class TestRouteTable:
@@ -180,9 +200,9 @@ class TestRouteTable:
         method: str, path: str, access: str, permission: Permission | None,
     ) -> None:  # fmt: skip
         owner = await factory.world()
-        object_id = await OBJECT_MAKERS[path](factory, owner)
+        ids = await OBJECT_MAKERS[path](factory, owner)
         intruder = await _caller(factory)
-        response = await _call(client, method, _concrete(path, object_id), intruder.headers(access))
+        response = await _call(client, method, _concrete(path, ids), intruder.headers(access))
         assert response.status_code == 404, response.text
 
     @pytest.mark.parametrize(
@@ -205,6 +225,8 @@ class TestRouteTable:
             await _make_result_type(factory, owner),
             await _make_api_key(factory, owner),
             owner.tenant_id,
+            owner.operator_id,
+            owner.route_id,
             *owner.commerce_ids,
         ]
         intruder = await _caller(factory)

@@ -12,6 +12,7 @@ from reten import __version__
 from reten.activity_config.router import router as activity_config_router
 from reten.api_keys.router import router as api_keys_router
 from reten.auth.router import router as auth_router
+from reten.commerces.router import router as commerces_router
 from reten.config import Settings, get_settings
 from reten.health import router as health_router
 from reten.integration.router import router as integration_router
@@ -19,8 +20,11 @@ from reten.kit.errors import install_error_handlers
 from reten.kit.logging import configure_logging
 from reten.kit.middleware import RequestContextMiddleware
 from reten.migrations import upgrade
+from reten.operators.router import router as operators_router
+from reten.routes.router import router as routes_router
 from reten.runtime import Runtime
 from reten.tenants.router import router as tenants_router
+from reten.users.router import router as users_router
 
 log = structlog.get_logger("reten.app")
 
@@ -30,7 +34,11 @@ ROUTERS = (
     health_router,
     auth_router,
     tenants_router,
+    users_router,
     api_keys_router,
+    commerces_router,
+    operators_router,
+    routes_router,
     activity_config_router,
     integration_router,
 )
