@@ -48,8 +48,9 @@ class World:
     commerce_external_ids: list[str] = field(default_factory=list)
 
 
-# Makes objects of one tenant for the route-table isolation test; returns path parameter values.
-Maker = Callable[["Factory", World], Awaitable[dict[str, str]]]
+# Makes objects of one tenant for the route-table isolation test; returns the value of each path
+# parameter, plus "_body": a valid request body for routes that take one.
+Maker = Callable[["Factory", World], Awaitable[dict[str, Any]]]
 
 
 class Factory:

@@ -57,6 +57,9 @@ def _routes() -> list[tuple[str, str, str, Permission | None]]:
 
 ROUTES = _routes()
 PROTECTED = [r for r in ROUTES if (r[0], r[1]) not in PUBLIC]
+# Routes naming an object that belongs to a tenant. Session-class routes (/api/tenant/{id}) act
+# on tenants themselves, which only a SUPER_ADMIN may change: their rule is the permission.
+TENANT_OBJECT_ROUTES = [r for r in PROTECTED if "{" in r[1] and r[2] != "session"]
 
 
 async def _make_result_type(factory: Factory, world: World) -> str:
@@ -116,10 +119,18 @@ class Caller:
         return headers
 
 
-async def _caller(factory: Factory) -> Caller:
+async def _caller(factory: Factory, roles: list[str] | None = None) -> Caller:
+    """A member of a fresh tenant: its ADMIN, or a new member holding `roles`."""
     world = await factory.world()
-    token = await factory.login(world.admin_email)
-    key = await factory.api_key(world, sorted(permissions_for_roles(["ADMIN"])))
+    if roles is None:
+        email, held = world.admin_email, ["ADMIN"]
+    else:
+        user_id, email = await factory.user(world, roles)
+        world.admin_id, held = user_id, roles
+    token = await factory.login(email)
+    key = await factory.api_key(
+        world, sorted(permissions_for_roles(held)), owner_id=world.admin_id, owner_roles=held
+    )
     return Caller(world, token, key)
 
 
@@ -145,8 +156,7 @@ class TestRouteTable:
         assert {(m, p) for m, p, a, _ in ROUTES if a == "public"} == PUBLIC
 
     def test_every_object_route_has_an_isolation_check(self) -> None:
-        with_ids = {p for _, p, _, _ in PROTECTED if "{" in p}
-        assert with_ids == set(OBJECT_MAKERS)
+        assert {p for _, p, _, _ in TENANT_OBJECT_ROUTES} == set(OBJECT_MAKERS)
 
     @pytest.mark.parametrize(("method", "path", "access", "permission"), PROTECTED)
     async def test_no_credentials_is_401(
@@ -192,17 +202,20 @@ class TestRouteTable:
         assert response.status_code == 403, response.text
         assert "Insufficient permissions" in response.json()["message"]
 
-    @pytest.mark.parametrize(
-        ("method", "path", "access", "permission"), [r for r in PROTECTED if "{" in r[1]]
-    )
+    @pytest.mark.parametrize(("method", "path", "access", "permission"), TENANT_OBJECT_ROUTES)
     async def test_another_tenants_object_is_404(
         self, client: httpx.AsyncClient, factory: Factory,
         method: str, path: str, access: str, permission: Permission | None,
     ) -> None:  # fmt: skip
         owner = await factory.world()
         ids = await OBJECT_MAKERS[path](factory, owner)
-        intruder = await _caller(factory)
-        response = await _call(client, method, _concrete(path, ids), intruder.headers(access))
+        body = ids.pop("_body", {}) if method in ("POST", "PATCH", "PUT") else None
+        # The intruder holds every permission (a SUPER_ADMIN member of its own tenant), so only
+        # the tenant boundary can stop it; the body is valid, so only the object lookup can fail.
+        intruder = await _caller(factory, roles=["SUPER_ADMIN"])
+        response = await client.request(
+            method, _concrete(path, ids), headers=intruder.headers(access), json=body
+        )
         assert response.status_code == 404, response.text
 
     @pytest.mark.parametrize(

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Annotated
 
 from pydantic import field_validator
 
 from reten.activity_config.models import ResultOutcome
-from reten.kit.schemas import InputModel, Name255, ReadModel, Timestamp
+from reten.kit.schemas import Bool, InputModel, Int, Name255, ReadModel, Timestamp
+from reten.kit.validators import NoNull
 
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 
@@ -14,10 +16,10 @@ CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 class TaskResultTypeCreate(InputModel):
     code: str
     label: Name255
-    requires_future_scheduled_at: bool = False
+    requires_future_scheduled_at: Bool = False
     outcome: ResultOutcome = ResultOutcome.EFFECTIVE
-    is_active: bool = True
-    sort_order: int = 0
+    is_active: Bool = True
+    sort_order: Int = 0
 
     @field_validator("code")
     @classmethod
@@ -28,11 +30,11 @@ class TaskResultTypeCreate(InputModel):
 
 
 class TaskResultTypeUpdate(InputModel):
-    label: Name255 | None = None
-    requires_future_scheduled_at: bool | None = None
-    outcome: ResultOutcome | None = None
-    is_active: bool | None = None
-    sort_order: int | None = None
+    label: Annotated[Name255 | None, NoNull] = None
+    requires_future_scheduled_at: Annotated[Bool | None, NoNull] = None
+    outcome: Annotated[ResultOutcome | None, NoNull] = None
+    is_active: Annotated[Bool | None, NoNull] = None
+    sort_order: Annotated[Int | None, NoNull] = None
 
 
 class TaskResultTypeRead(ReadModel):

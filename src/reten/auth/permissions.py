@@ -93,3 +93,21 @@ def permissions_for_roles(roles: list[str] | tuple[str, ...]) -> frozenset[Permi
 def sort_permissions(perms: set[str] | frozenset[str] | list[str]) -> list[str]:
     wanted = set(perms)
     return [p.value for p in PERMISSION_ORDER if p.value in wanted]
+
+
+def outranks(
+    caller_roles: list[str] | tuple[str, ...], target_roles: list[str] | tuple[str, ...]
+) -> bool:
+    """Rule H: the caller's highest role is strictly higher than the target's."""
+    mine, theirs = highest_role(caller_roles), highest_role(target_roles)
+    if mine is None:
+        return False
+    return theirs is None or role_rank(mine) > role_rank(theirs)
+
+
+def may_grant(caller_roles: list[str] | tuple[str, ...], role: str) -> bool:
+    """Rule G: only roles strictly below the caller's highest (SUPER_ADMIN grants anything)."""
+    mine = highest_role(caller_roles)
+    if mine is None or role not in Role.__members__:
+        return False
+    return mine == Role.SUPER_ADMIN or role_rank(mine) > role_rank(Role(role))

@@ -4,8 +4,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.auth import service
-from reten.auth.dependencies import public, session_user
-from reten.auth.permissions import sort_permissions, sort_roles
+from reten.auth.dependencies import public, session_user, tenant_user
+from reten.auth.permissions import Permission, sort_permissions, sort_roles
 from reten.auth.principal import Principal
 from reten.auth.schemas import LoginInput, LoginRead, MeRead, MessageRead, RefreshRead, UserBrief
 from reten.config import Environment
@@ -15,6 +15,7 @@ from reten.kit.schemas import openapi_body
 from reten.runtime import Runtime, get_runtime, get_session
 from reten.users import service as users
 from reten.users.models import User
+from reten.users.schemas import ResetMyPassword, ResetUserPassword
 
 router = APIRouter(prefix="/api/auth", tags=["Auth"])
 
@@ -124,3 +125,36 @@ async def me(
         roles=sort_roles(user.roles),
         permissions=sort_permissions(principal.permissions),
     )
+
+
+@router.post(
+    "/reset-my-password", response_model=MessageRead, openapi_extra=openapi_body(ResetMyPassword)
+)
+async def reset_my_password(
+    request: Request,
+    principal: Principal = Depends(session_user()),
+    data: ResetMyPassword = Depends(body_of(ResetMyPassword)),
+    session: AsyncSession = Depends(get_session),
+) -> MessageRead:
+    # The session this request came from stays logged in; every other one ends.
+    keep = await users.family_of(session, request.cookies.get(COOKIE))
+    await users.reset_my_password(
+        session, principal.user_id, data.current_password, data.new_password, keep_family=keep
+    )
+    return MessageRead(message="Password reset successfully")
+
+
+@router.post(
+    "/reset-user-password",
+    response_model=MessageRead,
+    openapi_extra=openapi_body(ResetUserPassword),
+)
+async def reset_user_password(
+    principal: Principal = Depends(tenant_user(Permission.RESET_USER_PASSWORD)),
+    data: ResetUserPassword = Depends(body_of(ResetUserPassword)),
+    session: AsyncSession = Depends(get_session),
+) -> MessageRead:
+    await users.reset_password(
+        session, principal.require_tenant(), principal, data.user_id, data.new_password
+    )
+    return MessageRead(message="Password reset successfully")

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from reten.activities.lifecycle import LifecycleStatus
 from reten.integration.vocabulary import IntegrationResultStatus, IntegrationStatus
-from reten.kit.schemas import InputModel, ReadModel, Timestamp
+from reten.kit.schemas import Bool, InputModel, ReadModel, Timestamp
 from reten.results.models import ContactDirection
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -42,7 +42,7 @@ class ResultInput(InputModel):
     occurred_at: Timestamp
     status: IntegrationResultStatus
     external_status: Str255 | None = None
-    hard_override: bool = False
+    hard_override: Bool = False
     raw_payload: SmallObject = None
     task_result: TaskResultInput
 

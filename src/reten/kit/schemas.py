@@ -6,7 +6,14 @@ import copy
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    Strict,
+    StringConstraints,
+)
 
 from reten.kit.casing import to_camel
 from reten.kit.time import iso, parse_iso
@@ -33,6 +40,9 @@ Timestamp = Annotated[
     BeforeValidator(_parse_timestamp),
     PlainSerializer(lambda v: iso(v), return_type=str),
 ]
+# JSON booleans and integers only: "yes", "1" or 1.0 are refused, not coerced.
+Bool = Annotated[bool, Strict()]
+Int = Annotated[int, Strict()]
 Name255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Name100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]

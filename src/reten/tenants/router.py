@@ -1,16 +1,17 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.auth.dependencies import session_user
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.kit.jsonbody import body_of
+from reten.kit.params import parse_uuid
 from reten.kit.schemas import openapi_body
 from reten.runtime import get_session
 from reten.tenants import service
-from reten.tenants.schemas import TenantSetup, TenantSummary
+from reten.tenants.schemas import TenantRead, TenantSetup, TenantSummary, TenantUpdate
 
 router = APIRouter(prefix="/api/tenant", tags=["Tenants"])
 
@@ -33,3 +34,32 @@ async def setup_tenant(
     session: AsyncSession = Depends(get_session),
 ) -> TenantSummary:
     return TenantSummary.model_validate(await service.setup_tenant(session, data))
+
+
+@router.get("", response_model=list[TenantRead])
+async def list_tenants(
+    principal: Principal = Depends(session_user(Permission.VIEW_TENANTS)),
+    session: AsyncSession = Depends(get_session),
+) -> list[TenantRead]:
+    return [TenantRead.model_validate(t) for t in await service.list_visible(session, principal)]
+
+
+@router.patch("/{id}", response_model=TenantRead, openapi_extra=openapi_body(TenantUpdate))
+async def update_tenant(
+    id: str,
+    principal: Principal = Depends(session_user(Permission.UPDATE_TENANT)),
+    data: TenantUpdate = Depends(body_of(TenantUpdate)),
+    session: AsyncSession = Depends(get_session),
+) -> TenantRead:
+    tenant = await service.update_tenant(session, parse_uuid("id", id), data)
+    return TenantRead.model_validate(tenant)
+
+
+@router.delete("/{id}", status_code=204)
+async def delete_tenant(
+    id: str,
+    principal: Principal = Depends(session_user(Permission.DELETE_TENANT)),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    await service.delete_tenant(session, parse_uuid("id", id))
+    return Response(status_code=204)

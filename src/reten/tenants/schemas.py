@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator
 
 from reten.kit.schemas import InputModel, Name100, Name255, Password, ReadModel, Timestamp
-from reten.kit.validators import normalise_email
+from reten.kit.validators import NoNull, normalise_email
 from reten.tenants.models import Locale
 from reten.users.service import valid_email
 
@@ -71,3 +72,20 @@ class TenantRead(ReadModel):
     time_zone: str
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class TenantUpdate(InputModel):
+    name: Annotated[Name255 | None, NoNull] = None
+    slug: Annotated[str | None, NoNull] = None
+    locale: Annotated[Locale | None, NoNull] = None
+    time_zone: Annotated[str | None, NoNull] = None
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        return None if value is None else check_slug(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else check_time_zone(value)

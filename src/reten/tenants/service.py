@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reten.activities.models import Activity
 from reten.auth.permissions import Role
-from reten.kit.errors import Conflict
+from reten.auth.principal import Principal
+from reten.kit.errors import Conflict, NotFound
+from reten.results.models import ActivityResult
 from reten.tenants.models import Tenant
-from reten.tenants.schemas import TenantSetup
+from reten.tenants.schemas import TenantSetup, TenantUpdate
 from reten.users import service as users
 from reten.users.models import Membership
 
@@ -62,3 +65,52 @@ async def list_mine(session: AsyncSession, user_id: uuid.UUID) -> list[Tenant]:
         .order_by(Tenant.name, Tenant.id)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def list_visible(session: AsyncSession, caller: Principal) -> list[Tenant]:
+    """Every tenant for a SUPER_ADMIN; the caller's own tenants for anyone else."""
+    if caller.is_super_admin:
+        stmt = select(Tenant).order_by(Tenant.name, Tenant.id)
+        return list((await session.execute(stmt)).scalars())
+    return await list_mine(session, caller.user_id)
+
+
+async def _get(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("Tenant not found")
+    return tenant
+
+
+async def update_tenant(session: AsyncSession, tenant_id: uuid.UUID, data: TenantUpdate) -> Tenant:
+    tenant = await _get(session, tenant_id)
+    if data.slug is not None and data.slug != tenant.slug and await get_by_slug(session, data.slug):
+        raise Conflict("slug already exists")
+    for field in ("name", "slug", "time_zone"):
+        value = getattr(data, field)
+        if value is not None:
+            setattr(tenant, field, value)
+    if data.locale is not None:
+        tenant.locale = data.locale.value
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict("slug already exists") from None
+    return tenant
+
+
+async def delete_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Delete the tenant with all of its data and memberships (users are kept).
+
+    Tenant-scoped tables reference the tenant with ON DELETE CASCADE; its API keys go with it,
+    so they stop authenticating (within the verification cache's few seconds elsewhere).
+    """
+    tenant = await _get(session, tenant_id)
+    # Activity data first: activities and results reference commerces, routes and operators with
+    # RESTRICT (no single record may vanish from under an activity), so they must go before the
+    # cascade from the tenant reaches those records.
+    await session.execute(delete(ActivityResult).where(ActivityResult.tenant_id == tenant_id))
+    await session.execute(delete(Activity).where(Activity.tenant_id == tenant_id))
+    await session.delete(tenant)
+    await session.commit()
