@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event
 
 from bench.seed import database_url, dsn

@@ -66,7 +66,7 @@ class Row:
     errors: int
     rss_mb: float
     x_baseline: float
-    cpu_cores: str  # server/postgres/loadgen, average cores busy while the workload ran
+    cpu_cores: str  # server/postgres/loadgen/other: average cores busy while the workload ran
     budget: str = "-"
     verdict: str = "-"  # PASS, FAIL or "-" for reference rows
     notes: list[str] = field(default_factory=list)
@@ -75,7 +75,7 @@ class Row:
     @classmethod
     def of(cls, name: str, m: Measurement, rss_mb: float, baseline_rps: float | None) -> Row:
         wall = m.cpu.get("wall_s") or 1.0
-        sides = ("server_s", "postgres_s", "loadgen_s")
+        sides = ("server_s", "postgres_s", "loadgen_s", "other_s")
         # Per request over everything sent (warm-up included), since the CPU covers it all.
         sent = max(1, m.requests + m.warmup_requests)
         return cls(
@@ -105,7 +105,7 @@ class Row:
 
 
 COLUMNS = (
-    "workload", "req/s", "p50 ms", "p99 ms", "errors", "RSS MB", "CPU srv/pg/gen", "x base",
+    "workload", "req/s", "p50 ms", "p99 ms", "errors", "RSS MB", "CPU srv/pg/gen/oth", "x base",
     "budget", "result",
 )  # fmt: skip
 
@@ -122,7 +122,8 @@ def table(rows: list[Row]) -> str:
 
     def line(values: tuple[str, ...]) -> str:
         return "  ".join(
-            v.ljust(w) if i in left else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths))
+            v.ljust(w) if i in left else v.rjust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
         ).rstrip()
 
     out = [line(COLUMNS), "  ".join("-" * w for w in widths)]

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -14,11 +15,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import CpuMeter
 from bench.explain import explain_p1
 from bench.noauth_app import NOAUTH_PATH
 from bench.report import Measurement, Row, table, write_json
-from bench.seed import SeedConfig, Seeded, database_url, drop_database, seed, verify_results
-from bench.server import ROOT, Server, postgres_cpu_s
+from bench.seed import (
+    SeedConfig,
+    Seeded,
+    database_url,
+    drop_database,
+    seed,
+    session_count,
+    verify_results,
+)
+from bench.server import ROOT, Server
 
 RESULTS = Path(__file__).resolve().parent / "results"
 P1_QUERY = "?status=PENDING&per_page=20"
@@ -27,6 +37,8 @@ P2_PATH = "/api/integration/activity-results/tasks"
 # A ceiling on requests per workload, on top of the time bound, so nothing can run away.
 MAX_REQUESTS = 2_000_000
 LOADGEN_GRACE_S = 60
+# PostgreSQL's background writers and this harness use a little; more means another job ran.
+NOISY_NEIGHBOUR_CORES = 0.25
 
 # Budgets from docs quality.md, "Performance".
 P1_MIN = 0.40
@@ -46,14 +58,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="p1: task list; p2: result submission; p5: API-key auth overhead; all: every one. "
         "The baseline always runs first.",
     )  # fmt: skip
-    p.add_argument("--duration", type=float, default=10.0, help="measured seconds per workload (default 10)")
-    p.add_argument("--warmup", type=float, default=2.0, help="discarded seconds before each (default 2)")
+    p.add_argument(
+        "--duration", type=float, default=10.0, help="measured seconds per workload (default 10)"
+    )
+    p.add_argument(
+        "--warmup", type=float, default=2.0, help="discarded seconds before each (default 2)"
+    )
     p.add_argument("--clients", type=int, default=32, help="concurrent connections (default 32)")
     p.add_argument("--activities", type=int, default=100_000, help="TASK activities in the tenant")
-    p.add_argument("--database", default="reten_bench", help="database to (re)create (default reten_bench)")
+    p.add_argument(
+        "--database", default="reten_bench", help="database to (re)create (default reten_bench)"
+    )
     p.add_argument("--port", type=int, default=None, help="server port (default: a free one)")
     p.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
-    p.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE P1's SQL even when it passes")
+    p.add_argument(
+        "--explain", action="store_true", help="EXPLAIN ANALYZE P1's SQL even when it passes"
+    )
     args = p.parse_args(argv)
     if not 1 <= args.duration <= 300 or not 0 <= args.warmup <= 60:
         p.error("--duration must be 1-300 s and --warmup 0-60 s")
@@ -67,8 +87,12 @@ def log(message: str) -> None:
 
 
 def drive(
-    server: Server, request: dict[str, Any], args: argparse.Namespace, *,
-    warmup: float | None = None, duration: float | None = None,
+    server: Server,
+    request: dict[str, Any],
+    args: argparse.Namespace,
+    *,
+    warmup: float | None = None,
+    duration: float | None = None,
 ) -> Measurement:
     """Run the load generator in its own process against `server` and return what it saw."""
     spec = {
@@ -81,16 +105,31 @@ def drive(
     }  # fmt: skip
     spec_file = RESULTS / "loadgen-spec.json"
     spec_file.write_text(json.dumps(spec))
-    server_cpu, pg_cpu = server.cpu_s(), postgres_cpu_s()
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.loadgen", str(spec_file)],
-        cwd=ROOT, capture_output=True, text=True,
-        timeout=spec["warmup_s"] + spec["duration_s"] + LOADGEN_GRACE_S,
-    )  # fmt: skip
+    sessions = asyncio.run(session_count(args.database))
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with CpuMeter(server.pid, args.database) as meter:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.loadgen", str(spec_file)],
+            cwd=ROOT, capture_output=True, text=True,
+            timeout=spec["warmup_s"] + spec["duration_s"] + LOADGEN_GRACE_S,
+        )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{done.stderr}")
     m = Measurement(**json.loads(done.stdout))
-    m.cpu.update(server_s=server.cpu_s() - server_cpu, postgres_s=postgres_cpu_s() - pg_cpu)
+    # The load generator is our only child reaped in between, so the delta is its CPU.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    loadgen_s = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    m.cpu = {
+        "server_s": meter.server_s,
+        "postgres_s": meter.postgres_s,
+        "loadgen_s": loadgen_s,
+        # Everything else the machine did meanwhile: PostgreSQL's shared background processes,
+        # this harness, and any other job on the machine.
+        "other_s": max(0.0, meter.system_s - meter.server_s - meter.postgres_s - loadgen_s),
+        "wall_s": meter.wall_s,
+        # Minus one: the connection that took the first reading is counted in the second.
+        "db_connections_opened": asyncio.run(session_count(args.database)) - sessions - 1,
+    }
     return m
 
 
@@ -106,10 +145,17 @@ def measure_row(server: Server, name: str, m: Measurement, baseline: float | Non
     if m.error_samples:
         row.notes.append("first errors: " + " | ".join(m.error_samples[:3]))
     cost = row.detail["cpu_ms_per_request"]
+    opened = int(m.cpu.get("db_connections_opened", 0))
+    row.detail["db_connections_opened"] = opened
     row.notes.append(
         f"CPU per request: server {cost['server']:.2f} ms, postgres {cost['postgres']:.2f} ms, "
-        f"load generator {cost['loadgen']:.2f} ms"
+        f"load generator {cost['loadgen']:.2f} ms; new DB connections opened: {opened}"
     )
+    other_cores = m.cpu["other_s"] / m.cpu["wall_s"]
+    if other_cores > NOISY_NEIGHBOUR_CORES:
+        row.notes.append(
+            f"WARNING: other processes used {other_cores:.2f} cores meanwhile; numbers are skewed"
+        )
     return row
 
 
@@ -155,7 +201,9 @@ def run_p2(server: Server, seeded: Seeded, args: argparse.Namespace, base: float
     )
     if m.pool_exhausted:
         row.notes.append("ran out of READY activities before the deadline; raise --activities")
-    ok = row.x_baseline >= P2_MIN and m.errors == 0 and found == created == completed and created > 0
+    ok = (
+        row.x_baseline >= P2_MIN and m.errors == 0 and found == created == completed and created > 0
+    )
     row.judge(ok, f">= {P2_MIN:.2f} x base, 0 errors, {found}/{created} 201s in DB")
     return row
 
@@ -174,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     plans: list[dict[str, Any]] = []
     meta: dict[str, Any] = {}
     try:
-        with Server(database_url(args.database), str(seeded.tenant_id), RESULTS / "server.log", args.port) as server:
+        with Server(
+            database_url(args.database), str(seeded.tenant_id), RESULTS / "server.log", args.port
+        ) as server:
             log(f"server pid {server.pid} on {server.url}")
             m = drive(server, get("/api/health"), args)
             baseline = measure_row(server, "baseline GET /api/health", m, None)
@@ -194,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(run_p2(server, seeded, args, base))
             rss, peak = server.memory_mb()
             meta["server"] = {"pid": server.pid, "rss_mb_end": rss, "peak_rss_mb": peak}
-        meta["server"]["log_lines"] = server.log_lines()[-50:]
+        log_lines = server.log_lines()
+        meta["server"].update(log_line_count=len(log_lines), log_tail=log_lines[-50:])
     finally:
         if not args.keep_db:
             asyncio.run(drop_database(args.database))
@@ -202,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     srv = meta["server"]
     print(f"\nserver RSS at end {srv['rss_mb_end']:.1f} MB, peak {srv['peak_rss_mb']:.1f} MB "
-          f"(P8 budget <= 250 MB); server log: {len(srv['log_lines'])} lines at WARNING or above "
+          f"(P8 budget <= 250 MB); server log: {srv['log_line_count']} lines at WARNING or above "
           f"(bench/results/server.log)")  # fmt: skip
     for plan in plans:
         print(f"\nEXPLAIN ANALYZE  {plan['sql']}\n  params {plan['params']}")

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 PG = "postgres@127.0.0.1:5432"
 ADMIN_DSN = f"postgresql://{PG}/postgres"
@@ -104,7 +104,9 @@ async def _copy(
     missing = required - set(columns)
     unknown = set(columns) - set(model.columns.keys())
     if missing or unknown:
-        raise RuntimeError(f"bench seed for {table} is out of date: missing {missing}, unknown {unknown}")
+        raise RuntimeError(
+            f"bench seed for {table} is out of date: missing {missing}, unknown {unknown}"
+        )
     await conn.copy_records_to_table(table, columns=list(columns), records=records)
 
 
@@ -195,6 +197,7 @@ async def _bulk(conn: asyncpg.Connection, tid: uuid.UUID, cfg: SeedConfig, pool_
         scheduled = start + timedelta(seconds=rng.randrange(60 * 86400))
         kind = i % cfg.every
         result_id = None
+        state: tuple[str, str, str, str | None, int]
         if kind == 0:  # an EFFECTIVE result: the activity is COMPLETED
             result_id = uuid.uuid4()
             state = ("COMPLETED", "EFFECTIVE", "DONE", None, 2)
@@ -245,7 +248,8 @@ async def _bulk(conn: asyncpg.Connection, tid: uuid.UUID, cfg: SeedConfig, pool_
     # P2 takes activities from the far end of the schedule, so P1's first pages stay the same
     # if P1 is run again on a kept database.
     pool.sort(reverse=True)
-    pool_file.write_text("".join(f"{aid},{ext}\n" for _, aid, ext in pool))
+    # A one-off write before any load starts; nothing else is waiting on this loop.
+    pool_file.write_text("".join(f"{aid},{ext}\n" for _, aid, ext in pool))  # noqa: ASYNC240
     return len(pool)
 
 
@@ -268,3 +272,24 @@ async def verify_results(database: str, ids: list[str]) -> tuple[int, int]:
         await conn.close()
     assert row is not None
     return int(row["found"]), int(row["completed"])
+
+
+async def session_count(database: str) -> int:
+    """Connections ever opened to `database` (pg_stat_database.sessions, PostgreSQL 14+).
+
+    The delta over a workload shows connection churn: a pool that is smaller than the
+    concurrency closes and reopens connections, and each one costs a fork, authentication and
+    re-preparing every statement.
+    """
+    conn = await asyncpg.connect(dsn(database))
+    try:
+        # Our own connection counts as one once the stats are flushed; callers take deltas of
+        # two calls, so it cancels out.
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        return int(
+            await conn.fetchval(
+                "SELECT sessions FROM pg_stat_database WHERE datname = $1", database
+            )
+        )
+    finally:
+        await conn.close()

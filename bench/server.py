@@ -17,33 +17,6 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of one process, from /proc/<pid>/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may contain spaces
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-
-
-def postgres_cpu_s() -> float:
-    """CPU seconds of every local PostgreSQL process (backends, WAL writer, checkpointer...).
-
-    Pooled connections live for the whole run, so deltas of this sum are the database's share.
-    """
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() == "postgres":
-                total += process_cpu_s(int(entry.name))
-        except (OSError, ValueError):  # the process went away while we looked
-            continue
-    return total
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -132,9 +105,6 @@ class Server:
             if name in ("VmRSS", "VmHWM"):
                 values[name] = int(rest.split()[0]) / 1024  # reported in kB
         return values["VmRSS"], values["VmHWM"]
-
-    def cpu_s(self) -> float:
-        return process_cpu_s(self.pid)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
