@@ -16,6 +16,7 @@ from reten.commerces.router import router as commerces_router
 from reten.config import Settings, get_settings
 from reten.health import router as health_router
 from reten.integration.router import router as integration_router
+from reten.kit.counts import totals
 from reten.kit.errors import install_error_handlers
 from reten.kit.logging import configure_logging
 from reten.kit.middleware import RequestContextMiddleware
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_production_safety()
     configure_logging(settings.log_level, settings.json_logs)
+    totals.ttl = settings.count_cache_seconds
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

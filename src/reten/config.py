@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # takes effect within this delay on every process, so it must stay at or below 5 s.
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=5)
     api_key_last_used_interval_seconds: int = Field(default=60, ge=1)
+    # How long a list total (meta.total) may be reused by a process; its own writes always
+    # refresh it at once. 0 counts on every request.
+    count_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     rate_limit_per_minute: int = Field(default=1200, ge=1)
     login_rate_limit: int = Field(default=10, ge=1)
     redis_url: str | None = None

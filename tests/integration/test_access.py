@@ -211,6 +211,15 @@ class TestPermissions:
         assert response.json() == FORBIDDEN
 
 
+async def _away_from_a_window_boundary() -> None:
+    """Fixed one-minute windows: don't start a budget test just before one resets."""
+    import time
+
+    left = 60 - time.time() % 60
+    if left < 5:
+        await asyncio.sleep(left + 0.1)
+
+
 class TestRateLimit:
     async def test_headers_are_on_every_integration_response(
         self, client: httpx.AsyncClient, factory: Factory
@@ -228,6 +237,7 @@ class TestRateLimit:
         settings = app.state.runtime.settings  # type: ignore[attr-defined]
         old = settings.rate_limit_per_minute
         settings.rate_limit_per_minute = 3
+        await _away_from_a_window_boundary()
         try:
             world = await factory.world()
             key = await factory.api_key(world)
@@ -253,6 +263,7 @@ class TestRateLimit:
         settings = app.state.runtime.settings  # type: ignore[attr-defined]
         old = settings.rate_limit_per_minute
         settings.rate_limit_per_minute = 1
+        await _away_from_a_window_boundary()
         try:
             world = await factory.world()
             first, second = await factory.api_key(world), await factory.api_key(world)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from reten.activities.lifecycle import (
     ActivityState,
@@ -34,6 +35,7 @@ from reten.activities.models import (
 )
 from reten.commerces.models import Commerce
 from reten.kit.actor import Actor
+from reten.kit.counts import mark_changed
 from reten.kit.db import TenantRepository
 from reten.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from reten.kit.time import utcnow
@@ -103,9 +105,12 @@ async def apply_transition(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
+    # Mirror the row in memory as already persisted: a plain setattr would make the ORM flush
+    # a second, unchecked UPDATE of the same row.
     for key, value in changes.items():
-        setattr(activity, key, value)
+        set_committed_value(activity, key, value)
     session.add(_event(activity, transition, actor, event_detail, now))
+    mark_changed(session.sync_session, activity.tenant_id)
     return True
 
 
@@ -208,6 +213,7 @@ async def create_activity(
             )
         )
     session.add(_event(activity, transition, actor, None, now))
+    mark_changed(session.sync_session, tenant_id)
     try:
         await session.commit()
     except IntegrityError:

@@ -89,7 +89,7 @@ async def list_tasks(
         "result_status", result_status, [s.value for s in IntegrationResultStatus]
     )
     filters = service.TaskFilters(
-        statuses=[IntegrationStatus(s) for s in statuses] if statuses else None,
+        statuses=tuple(IntegrationStatus(s) for s in statuses) if statuses else None,
         result_status=IntegrationResultStatus(result_status_value) if result_status_value else None,
         channel=parse_enum("channel", channel, [c.value for c in Channel]),
         external_commerce_id=external_commerce_id,
