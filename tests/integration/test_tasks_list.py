@@ -297,3 +297,34 @@ class TestItemShape:
         await factory.task(world)
         fresh = await client.get(PATH, params={"status": "PENDING"}, headers=headers)
         assert fresh.status_code == 200 and fresh.json()["meta"]["total"] == 2
+
+
+class TestTotalsCache:
+    async def test_own_writes_show_at_once_other_processes_within_the_ttl(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
+        import asyncio
+
+        from sqlalchemy import update
+
+        from reten.activities.models import Activity
+        from reten.kit.counts import totals
+
+        old_ttl = totals.ttl
+        totals.ttl = 0.4
+        try:
+            world = await factory.world()
+            first = await factory.task(world)
+            key = await factory.api_key(world)
+            assert (await get(client, key, status="PENDING")).json()["meta"]["total"] == 1
+            await factory.task(world)  # a write of this process: the cached total is dropped
+            assert (await get(client, key, status="PENDING")).json()["meta"]["total"] == 2
+            async with db.sessionmaker() as session:  # a write as another process would make it
+                await session.execute(update(Activity).where(Activity.id == first).values(phase="CANCELED"))
+                await session.commit()
+            assert (await get(client, key, status="PENDING")).json()["meta"]["total"] == 2
+            await asyncio.sleep(0.45)
+            body = (await get(client, key, status="PENDING")).json()
+            assert body["meta"]["total"] == 1 and len(body["data"]) == 1
+        finally:
+            totals.ttl = old_ttl

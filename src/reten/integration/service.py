@@ -23,6 +23,7 @@ from reten.integration.vocabulary import (
     result_status_of,
     status_of,
 )
+from reten.kit.counts import totals
 from reten.kit.db import TenantRepository
 from reten.kit.pagination import COUNT_CAP, PageParams
 from reten.kit.time import iso
@@ -86,13 +87,21 @@ def _filtered(repo: TenantRepository, stmt: Select[Any], f: TaskFilters) -> Sele
 async def count_tasks(
     session: AsyncSession, tenant_id: uuid.UUID, f: TaskFilters
 ) -> tuple[int, bool]:
-    """Exact count up to COUNT_CAP; above it the capped value and an estimate flag."""
-    repo = TenantRepository(session, tenant_id)
-    capped = _filtered(repo, select(Activity.id), f).limit(COUNT_CAP + 1).subquery()
-    total = int((await session.execute(select(func.count()).select_from(capped))).scalar_one())
-    if total > COUNT_CAP:
-        return COUNT_CAP, True
-    return total, False
+    """Exact count up to COUNT_CAP; above it the capped value and an estimate flag.
+
+    Served from the per-process totals cache (kit.counts) when this process counted the same
+    filters for the tenant in the last seconds and has not changed the tenant since.
+    """
+
+    async def compute() -> tuple[int, bool]:
+        repo = TenantRepository(session, tenant_id)
+        capped = _filtered(repo, select(Activity.id), f).limit(COUNT_CAP + 1).subquery()
+        total = int((await session.execute(select(func.count()).select_from(capped))).scalar_one())
+        if total > COUNT_CAP:
+            return COUNT_CAP, True
+        return total, False
+
+    return await totals.get(tenant_id, ("integration.tasks", f), compute)
 
 
 async def list_tasks(
