@@ -33,7 +33,7 @@ async def explain_p1(database: str, tenant_id: uuid.UUID) -> list[dict[str, Any]
     try:
         async with db.sessionmaker() as session:
             # What `?status=PENDING&per_page=20` turns into in the router.
-            filters = service.TaskFilters(statuses=[IntegrationStatus.PENDING])
+            filters = service.TaskFilters(statuses=(IntegrationStatus.PENDING,))
             await service.count_tasks(session, tenant_id, filters)
             await service.list_tasks(session, tenant_id, filters, PageParams(1, 20), "es")
     finally:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.config import Settings
@@ -50,3 +50,8 @@ def get_runtime(request: Request) -> Runtime:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with get_runtime(request).db.sessionmaker() as session:
         yield session
+
+
+# The request's session, closed as soon as the endpoint returns rather than after the response
+# has been sent: a connection goes back to the pool before the bytes go to a slow client.
+DbSession: Any = Depends(get_session, scope="function")

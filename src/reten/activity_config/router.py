@@ -16,7 +16,7 @@ from reten.kit.errors import ValidationFailed
 from reten.kit.jsonbody import body_of, parse_object, validate_body
 from reten.kit.params import parse_bool, parse_uuid
 from reten.kit.schemas import openapi_body
-from reten.runtime import get_session
+from reten.runtime import DbSession
 
 router = APIRouter(prefix="/api/activity-config", tags=["Activity config"])
 
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/activity-config", tags=["Activity config"])
 async def list_task_result_types(
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
     is_active: str | None = Query(default=None),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> list[TaskResultTypeRead]:
     items = await service.list_types(
         session, principal.require_tenant(), is_active=parse_bool("is_active", is_active)
@@ -42,7 +42,7 @@ async def list_task_result_types(
 async def create_task_result_type(
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     data: TaskResultTypeCreate = Depends(body_of(TaskResultTypeCreate)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> TaskResultTypeRead:
     item = await service.create_type(session, principal.require_tenant(), data)
     return TaskResultTypeRead.model_validate(item)
@@ -64,7 +64,7 @@ async def update_task_result_type(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     data: TaskResultTypeUpdate = Depends(_update_body),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> TaskResultTypeRead:
     item = await service.update_type(
         session, principal.require_tenant(), parse_uuid("id", id), data
@@ -80,7 +80,7 @@ async def update_task_result_type(
 async def delete_task_result_type(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     item = await service.delete_type(session, principal.require_tenant(), parse_uuid("id", id))
     if item is None:

@@ -14,7 +14,7 @@ from reten.auth.schemas import MessageRead
 from reten.kit.jsonbody import body_of
 from reten.kit.params import parse_bool, parse_uuid
 from reten.kit.schemas import openapi_body
-from reten.runtime import get_runtime, get_session
+from reten.runtime import DbSession, get_runtime
 
 router = APIRouter(prefix="/api/api-keys", tags=["API keys"])
 
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/api-keys", tags=["API keys"])
 async def create_api_key(
     principal: Principal = Depends(tenant_user(Permission.MANAGE_API_KEYS)),
     data: ApiKeyCreate = Depends(body_of(ApiKeyCreate)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> ApiKeyCreated:
     key, plaintext = await service.create_key(
         session,
@@ -43,7 +43,7 @@ async def create_api_key(
 async def list_api_keys(
     principal: Principal = Depends(tenant_user(Permission.MANAGE_API_KEYS)),
     all: str | None = Query(default=None, description="true: every key of the tenant (ADMIN+)"),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> list[ApiKeyRead]:
     keys = await service.list_keys(session, principal, all_keys=parse_bool("all", all) or False)
     return [ApiKeyRead.of(k) for k in keys]
@@ -54,7 +54,7 @@ async def revoke_api_key(
     request: Request,
     id: str,
     principal: Principal = Depends(tenant_user(Permission.MANAGE_API_KEYS)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> MessageRead:
     key_id: uuid.UUID = parse_uuid("id", id)
     await service.revoke_key(session, principal, key_id, get_runtime(request).api_key_cache)

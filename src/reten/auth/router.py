@@ -12,7 +12,7 @@ from reten.config import Environment
 from reten.kit.errors import TooManyRequests, Unauthorized, error_response
 from reten.kit.jsonbody import body_of
 from reten.kit.schemas import openapi_body
-from reten.runtime import Runtime, get_runtime, get_session
+from reten.runtime import DbSession, Runtime, get_runtime
 from reten.users import service as users
 from reten.users.models import User
 from reten.users.schemas import ResetMyPassword, ResetUserPassword
@@ -65,7 +65,7 @@ async def login(
     response: Response,
     _: None = Depends(public()),
     data: LoginInput = Depends(body_of(LoginInput)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> LoginRead:
     runtime = get_runtime(request)
     await _login_rate_limit(runtime, request, data.identifier)
@@ -83,7 +83,7 @@ async def refresh(
     request: Request,
     response: Response,
     _: None = Depends(public()),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> RefreshRead | Response:
     runtime = get_runtime(request)
     try:
@@ -101,7 +101,7 @@ async def logout(
     request: Request,
     response: Response,
     _: None = Depends(public()),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> MessageRead:
     runtime = get_runtime(request)
     await service.logout(session, request.cookies.get(COOKIE))
@@ -112,7 +112,7 @@ async def logout(
 @router.get("/me", response_model=MeRead)
 async def me(
     principal: Principal = Depends(session_user()),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> MeRead:
     user = await session.get(User, principal.user_id)
     assert user is not None
@@ -134,7 +134,7 @@ async def reset_my_password(
     request: Request,
     principal: Principal = Depends(session_user()),
     data: ResetMyPassword = Depends(body_of(ResetMyPassword)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> MessageRead:
     # The session this request came from stays logged in; every other one ends.
     keep = await users.family_of(session, request.cookies.get(COOKIE))
@@ -152,7 +152,7 @@ async def reset_my_password(
 async def reset_user_password(
     principal: Principal = Depends(tenant_user(Permission.RESET_USER_PASSWORD)),
     data: ResetUserPassword = Depends(body_of(ResetUserPassword)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> MessageRead:
     await users.reset_password(
         session, principal.require_tenant(), principal, data.user_id, data.new_password

@@ -33,7 +33,7 @@ from reten.kit.responses import etag_json_response, json_response
 from reten.kit.schemas import openapi_body
 from reten.results import service as results
 from reten.results.service import ResultSubmission
-from reten.runtime import get_session
+from reten.runtime import DbSession
 
 router = APIRouter(prefix="/api/integration", tags=["Integration"])
 
@@ -48,7 +48,7 @@ DEFAULT_PER_PAGE = 20
 async def task_result_type_configs(
     request: Request,
     principal: Principal = Depends(integration_key(Permission.VIEW_ACTIVITIES)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     types = await activity_config.list_types(session, principal.require_tenant(), is_active=True)
     body = [
@@ -81,7 +81,7 @@ async def list_tasks(
     scheduled_from: str | None = Query(default=None),
     scheduled_to: str | None = Query(default=None),
     updated_since: str | None = Query(default=None),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     params = parse_page_params(page, per_page, limit, default_per_page=DEFAULT_PER_PAGE)
     statuses = parse_enum_list("status", status, [s.value for s in IntegrationStatus])
@@ -119,7 +119,7 @@ async def submit_result(
     request: Request,
     principal: Principal = Depends(integration_key(Permission.SUBMIT_ACTIVITY_RESULT)),
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     key = validate_key(idempotency_key)
     raw = parse_object(await request.body())

@@ -19,8 +19,11 @@ def ensure_utc(value: datetime) -> datetime:
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    value = ensure_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = ensure_utc(value)
+    # isoformat is several times faster than strftime, and this runs for every timestamp of
+    # every list item.
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_iso(text: str) -> datetime:

@@ -9,7 +9,7 @@ from reten.auth.principal import Principal
 from reten.kit.jsonbody import body_of
 from reten.kit.params import parse_uuid
 from reten.kit.schemas import openapi_body
-from reten.runtime import get_session
+from reten.runtime import DbSession
 from reten.tenants import service
 from reten.tenants.schemas import TenantRead, TenantSetup, TenantSummary, TenantUpdate
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/tenant", tags=["Tenants"])
 @router.get("/mine", response_model=list[TenantSummary])
 async def my_tenants(
     principal: Principal = Depends(session_user()),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> list[TenantSummary]:
     tenants = await service.list_mine(session, principal.user_id)
     return [TenantSummary.model_validate(t) for t in tenants]
@@ -31,7 +31,7 @@ async def my_tenants(
 async def setup_tenant(
     principal: Principal = Depends(session_user(Permission.CREATE_TENANT)),
     data: TenantSetup = Depends(body_of(TenantSetup)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> TenantSummary:
     return TenantSummary.model_validate(await service.setup_tenant(session, data))
 
@@ -39,7 +39,7 @@ async def setup_tenant(
 @router.get("", response_model=list[TenantRead])
 async def list_tenants(
     principal: Principal = Depends(session_user(Permission.VIEW_TENANTS)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> list[TenantRead]:
     return [TenantRead.model_validate(t) for t in await service.list_visible(session, principal)]
 
@@ -49,7 +49,7 @@ async def update_tenant(
     id: str,
     principal: Principal = Depends(session_user(Permission.UPDATE_TENANT)),
     data: TenantUpdate = Depends(body_of(TenantUpdate)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> TenantRead:
     tenant = await service.update_tenant(session, parse_uuid("id", id), data)
     return TenantRead.model_validate(tenant)
@@ -59,7 +59,7 @@ async def update_tenant(
 async def delete_tenant(
     id: str,
     principal: Principal = Depends(session_user(Permission.DELETE_TENANT)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     await service.delete_tenant(session, parse_uuid("id", id))
     return Response(status_code=204)

@@ -15,7 +15,7 @@ from reten.kit.pagination import page_envelope, parse_page_params
 from reten.kit.params import parse_bool, parse_enum, parse_uuid
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
-from reten.runtime import get_session
+from reten.runtime import DbSession
 from reten.users import service
 from reten.users.schemas import RolesUpdate, UserCreate, UserRead, UserRolesRead, UserUpdate
 
@@ -34,7 +34,7 @@ async def list_tenant_users(
     sort: str | None = Query(
         default=None, description="email (default), -email, created_at, -created_at"
     ),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     params = parse_page_params(page, per_page, limit, default_per_page=25)
     rows, total, estimate = await service.list_members(
@@ -54,7 +54,7 @@ async def list_tenant_users(
 async def create_user(
     principal: Principal = Depends(tenant_user(Permission.CREATE_USER)),
     data: UserCreate = Depends(body_of(UserCreate)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> UserRead:
     user = await service.create_member(
         session,
@@ -91,7 +91,7 @@ async def update_user(
     id: str,
     principal: Principal = Depends(tenant_user(Permission.UPDATE_USER)),
     data: UserUpdate = Depends(_update_body),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> UserRead:
     user = await service.update_member(
         session,
@@ -110,7 +110,7 @@ async def set_user_roles(
     id: str,
     principal: Principal = Depends(tenant_user(Permission.UPDATE_USER)),
     data: RolesUpdate = Depends(body_of(RolesUpdate)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> UserRolesRead:
     user = await service.set_roles(
         session,
@@ -126,7 +126,7 @@ async def set_user_roles(
 async def delete_user(
     id: str,
     principal: Principal = Depends(tenant_user(Permission.DELETE_USER)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     await service.delete_member(
         session, principal.require_tenant(), principal, parse_uuid("id", id)
