@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from reten import __version__
 from reten.activity_config.router import router as activity_config_router
+from reten.activity_config.service import seed_attribute_keys
 from reten.api_keys.router import router as api_keys_router
 from reten.auth.router import router as auth_router
 from reten.commerces.router import router as commerces_router
@@ -17,7 +18,7 @@ from reten.config import Settings, get_settings
 from reten.health import router as health_router
 from reten.integration.router import router as integration_router
 from reten.kit.counts import totals
-from reten.kit.errors import install_error_handlers
+from reten.kit.errors import install_error_handlers, is_storage_unavailable
 from reten.kit.logging import configure_logging
 from reten.kit.middleware import RequestContextMiddleware
 from reten.migrations import upgrade
@@ -57,6 +58,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         if settings.migrate_on_start:
             await upgrade(runtime.db.engine)
+        try:
+            async with runtime.db.sessionmaker() as session:
+                await seed_attribute_keys(session)
+        except Exception as exc:
+            if not is_storage_unavailable(exc):
+                raise
+            # Start anyway: the API answers 503 until the database is back (R5); the catalog
+            # is seeded by the next start or by `reten db upgrade`.
+            log.warning("attribute_keys_not_seeded", error=str(exc).splitlines()[0])
         log.info("server_started", env=settings.env.value, database=runtime.db.dialect)
         try:
             yield

@@ -1,18 +1,27 @@
 """Imports every model so that the metadata is complete (Alembic, tests)."""
 
 from reten.activities.models import Activity, ActivityStatusEvent, CommerceAssignment, TaskDetails
-from reten.activity_config.models import TaskResultType
+from reten.activity_config.models import (
+    AttributeKey,
+    AttributePolicy,
+    TargetResolutionConfig,
+    TargetResolutionCriteria,
+    TaskResultType,
+)
 from reten.api_keys.models import ApiKey
 from reten.commerces.models import Address, Commerce, CommerceUser, CommerceUserRoleLink, Contact
 from reten.kit.db import Base
 from reten.kit.idempotency import IdempotencyRecord
 from reten.operators.models import Operator
+from reten.resolution.models import ActivityAttribute, ActivityTargetUser
 from reten.results.models import ActivityResult
 from reten.routes.models import Route, RouteCommerce, RouteOperator
 from reten.tenants.models import Tenant
 from reten.users.models import Membership, RefreshToken, User
 
 __all__ = [
+    "ActivityAttribute", "ActivityTargetUser", "AttributeKey", "AttributePolicy",
+    "TargetResolutionConfig", "TargetResolutionCriteria",
     "Activity",
     "ActivityResult",
     "ActivityStatusEvent",

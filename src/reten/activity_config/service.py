@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reten.activity_config.models import TaskResultType
+from reten.activity_config.models import AttributeKey, TaskResultType
 from reten.activity_config.schemas import TaskResultTypeCreate, TaskResultTypeUpdate
 from reten.kit.db import TenantRepository
 from reten.kit.errors import Conflict, NotFound
@@ -102,3 +103,24 @@ async def delete_type(
     item.is_active = False
     await session.commit()
     return item
+
+
+# The global attribute-key catalog (management-api.md §13.5), seeded at every start-up.
+ATTRIBUTE_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("commerce_info", "Commerce Info", "Commerce data for activity context"),
+    ("primary_contact", "Primary Contact", "The commerce's primary contact for the activity"),
+    ("promotions", "Promotions", "Active promotions for the commerce"),
+)
+
+
+async def seed_attribute_keys(session: AsyncSession) -> None:
+    """Insert missing catalog keys; idempotent, and safe when two processes start together."""
+    existing = set((await session.execute(select(AttributeKey.key))).scalars())
+    for key, label, description in ATTRIBUTE_KEYS:
+        if key in existing:
+            continue
+        session.add(AttributeKey(id=uuid.uuid4(), key=key, label=label, description=description))
+        try:
+            await session.commit()
+        except IntegrityError:  # another process seeded it first
+            await session.rollback()

@@ -8,6 +8,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -28,10 +29,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants.", no_args_is_help=True)
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+commerces_app = typer.Typer(help="Commerces.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
+app.add_typer(commerces_app, name="commerces")
 
 err = Console(stderr=True)
 out = Console()
@@ -87,10 +90,13 @@ def db_upgrade(database_url: str | None = DatabaseUrl) -> None:
     _quiet_logs()
     settings = _settings(database_url)
 
-    async def nothing(_: Database) -> None:
-        return None
+    async def seed(db: Database) -> None:
+        from reten.activity_config.service import seed_attribute_keys
 
-    _run(settings, nothing)
+        async with db.sessionmaker() as session:
+            await seed_attribute_keys(session)
+
+    _run(settings, seed)
     err.print("database is up to date")
 
 
@@ -356,6 +362,48 @@ def api_keys_create(
         _fail(f"{exc.message}{' (' + detail + ')' if detail else ''}")
         return
     sys.stdout.write(plaintext + "\n")
+
+
+@commerces_app.command("import")
+def commerces_import(
+    file: Path = typer.Argument(..., help="A .csv or .json file of commerces (docs/commerces.md)."),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Create or update commerces from a file, with the semantics of POST /api/commerces/sync."""
+    from rich.progress import Progress
+
+    from reten.commerces import importer
+    from reten.tenants import service as tenants
+
+    _quiet_logs()
+    try:
+        items = importer.read_file(file)
+    except importer.ImportFileError as exc:
+        _fail(str(exc))
+        return
+
+    async def work(db: Database) -> importer.ImportReport:
+        async with db.sessionmaker() as session:
+            target = await tenants.get_by_slug(session, tenant)
+        if target is None:
+            _fail(f"no tenant with slug {tenant!r}")
+            raise AssertionError
+        with Progress(console=err) as progress:
+            task = progress.add_task("importing", total=len(items))
+            return await importer.import_items(
+                db, target.id, items, on_progress=lambda n: progress.advance(task, n)
+            )
+
+    report = _run(_settings(database_url), work)
+    for line, message in report.errors:
+        err.print(f"line {line}: {message}", highlight=False, markup=False, soft_wrap=True)
+    out.print(
+        f"created {report.created}, updated {report.updated}, errors {len(report.errors)}",
+        highlight=False,
+    )
+    if report.errors:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

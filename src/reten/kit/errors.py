@@ -219,7 +219,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        if _is_connection_failure(exc):
+        if is_storage_unavailable(exc):
             return await database_unavailable(request, exc)
         log.exception("unhandled_error", path=request.url.path, method=request.method)
         response = error_response(
@@ -241,7 +241,8 @@ def install_error_handlers(app: FastAPI) -> None:
 _UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03", "3D000", "53300")
 
 
-def _is_connection_failure(exc: BaseException) -> bool:
+def is_storage_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database cannot be reached or used right now."""
     if isinstance(exc, (OperationalError, ConnectionError, OSError)):
         return True
     if isinstance(exc, DBAPIError):
