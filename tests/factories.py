@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from reten.activities import service as activities
+from reten.activities.lifecycle import ResultStatus
 from reten.activities.models import ActivityType, Channel
 from reten.activity_config import service as activity_config
 from reten.activity_config.schemas import TaskResultTypeCreate
@@ -21,6 +22,7 @@ from reten.kit.actor import Actor
 from reten.kit.db import Database
 from reten.kit.time import utcnow
 from reten.operators import service as operators
+from reten.results.service import ResultSubmission
 from reten.routes import service as routes
 from reten.tenants import service as tenants
 from reten.tenants.schemas import TenantSetup
@@ -201,3 +203,16 @@ def result_body(world: World, activity_id: uuid.UUID | None, /, **overrides: Any
         body.pop("activity_id")
     body.update(overrides)
     return body
+
+
+def result_submission(world: World, activity_id: uuid.UUID, **overrides: Any) -> ResultSubmission:
+    """A final COMPLETED result for `activity_id` in the service's own vocabulary."""
+    values: dict[str, Any] = {
+        "activity_id": activity_id,
+        "commerce_external_id": world.commerce_external_ids[0],
+        "occurred_at": utcnow() - timedelta(minutes=5),
+        "status": ResultStatus.COMPLETED,
+        "result_code": "SALE_COMPLETED",
+    }
+    values.update(overrides)
+    return ResultSubmission(**values)

@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI
 
 from reten import __version__
+from reten.activities.router import router as activities_router
 from reten.activity_config.router import router as activity_config_router
 from reten.activity_config.service import seed_attribute_keys
 from reten.api_keys.router import router as api_keys_router
@@ -23,6 +24,7 @@ from reten.kit.logging import configure_logging
 from reten.kit.middleware import RequestContextMiddleware
 from reten.migrations import upgrade
 from reten.operators.router import router as operators_router
+from reten.results.router import router as results_router
 from reten.routes.router import router as routes_router
 from reten.runtime import Runtime
 from reten.tenants.router import router as tenants_router
@@ -41,6 +43,8 @@ ROUTERS = (
     commerces_router,
     operators_router,
     routes_router,
+    activities_router,
+    results_router,
     activity_config_router,
     integration_router,
 )

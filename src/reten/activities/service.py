@@ -33,11 +33,14 @@ from reten.activities.models import (
     CommerceAssignment,
     TaskDetails,
 )
+from reten.activities.views import activity_detail, activity_rows
 from reten.commerces.models import Commerce
 from reten.kit.actor import Actor
 from reten.kit.counts import mark_changed
 from reten.kit.db import TenantRepository
 from reten.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from reten.kit.listing import paginate, parse_sort, search_clause
+from reten.kit.pagination import PageParams
 from reten.kit.time import utcnow
 from reten.operators.models import Operator
 from reten.routes.models import Route, RouteOperator
@@ -291,3 +294,68 @@ async def cancel_activity(
             return activity
         await session.rollback()
     raise Conflict("The activity is being updated concurrently; retry the request")
+
+
+@dataclass(frozen=True)
+class ActivityFilters:
+    statuses: tuple[str, ...] = ()
+    type: str | None = None
+    channel: str | None = None
+    commerce_id: uuid.UUID | None = None
+    operator_id: uuid.UUID | None = None
+    route_id: uuid.UUID | None = None
+    idempotency_key: str | None = None
+    scheduled_from: datetime | None = None
+    scheduled_to: datetime | None = None
+    search: str | None = None
+
+
+async def list_activities(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    f: ActivityFilters,
+    sort: str | None,
+    page: PageParams,
+) -> tuple[list[Any], int, bool]:
+    stmt = activity_rows(TenantRepository(session, tenant_id))
+    clauses: list[Any] = []
+    if f.statuses:
+        clauses.append(Activity.status.in_(f.statuses))
+    if f.type is not None:
+        clauses.append(Activity.type == f.type)
+    if f.channel is not None:
+        clauses.append(Activity.channel == f.channel)
+    if f.commerce_id is not None:
+        clauses.append(CommerceAssignment.commerce_id == f.commerce_id)
+    if f.operator_id is not None:
+        clauses.append(TaskDetails.operator_id == f.operator_id)
+    if f.route_id is not None:
+        clauses.append(TaskDetails.route_id == f.route_id)
+    if f.idempotency_key is not None:
+        clauses.append(Activity.idempotency_key == f.idempotency_key)
+    if f.scheduled_from is not None:
+        clauses.append(Activity.scheduled_at >= f.scheduled_from)
+    if f.scheduled_to is not None:
+        clauses.append(Activity.scheduled_at <= f.scheduled_to)
+    if f.search is not None:
+        clauses.append(
+            search_clause(f.search, [Commerce.name, Commerce.external_id, Activity.reason])
+        )
+    if clauses:
+        stmt = stmt.where(*clauses)
+    order = parse_sort(
+        sort,
+        {"scheduled_at": Activity.scheduled_at, "created_at": Activity.created_at},
+        "-created_at",
+        Activity.id,
+    )
+    return await paginate(session, stmt, order, page, scalars=False)
+
+
+async def detail_or_404(
+    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID
+) -> dict[str, Any]:
+    detail = await activity_detail(session, tenant_id, activity_id)
+    if detail is None:
+        raise NotFound("Activity not found")
+    return detail

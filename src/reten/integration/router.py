@@ -23,16 +23,15 @@ from reten.integration.vocabulary import (
     IntegrationResultStatus,
     IntegrationStatus,
 )
-from reten.kit.casing import normalise_keys
 from reten.kit.errors import ValidationFailed
 from reten.kit.idempotency import validate_key
-from reten.kit.jsonbody import parse_object, validate_body
+from reten.kit.jsonbody import parse_object, spelled, validate_body
 from reten.kit.pagination import page_envelope, parse_page_params
 from reten.kit.params import parse_enum, parse_enum_list, parse_timestamp
 from reten.kit.responses import etag_json_response, json_response
 from reten.kit.schemas import openapi_body
 from reten.results import service as results
-from reten.results.service import ResultSubmission
+from reten.results.service import RESULT_FIELD_NAMES, ResultSubmission
 from reten.runtime import DbSession
 
 router = APIRouter(prefix="/api/integration", tags=["Integration"])
@@ -124,16 +123,9 @@ async def submit_result(
     key = validate_key(idempotency_key)
     raw = parse_object(await request.body())
     data = validate_body(ResultInput, raw, FREEFORM_KEYS)
-    _, spelling = normalise_keys(raw, FREEFORM_KEYS)
     if data.activity_id is None and data.provider_activity_id is None:
         raise ValidationFailed.one("activity_id", "activity_id or provider_activity_id is required")
-    names = {
-        name: spelling.path(tuple(name.split(".")))
-        for name in (
-            "activity_id", "commerce_external_id", "occurred_at",
-            "task_result.result", "task_result.future_scheduled_at",
-        )
-    }  # fmt: skip
+    names = spelled(raw, RESULT_FIELD_NAMES, FREEFORM_KEYS)
     tr = data.task_result
     submission = ResultSubmission(
         activity_id=data.activity_id,

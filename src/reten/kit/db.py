@@ -88,6 +88,8 @@ class TenantScoped:
 
 
 ModelT = TypeVar("ModelT", bound=Base)
+# Any SELECT, whatever its columns (Select is variadic over them, which a bound cannot express).
+SelectT = TypeVar("SelectT")
 
 
 class TenantRepository:
@@ -100,9 +102,9 @@ class TenantRepository:
     def select(self, model: type[ModelT]) -> Select[ModelT]:
         return select(model).where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
 
-    def where(self, model: type[Any], stmt: Select[Any]) -> Select[Any]:
+    def where(self, model: type[Any], stmt: SelectT) -> SelectT:
         """Scope an arbitrary statement (joins, counts) on `model` to the tenant."""
-        return stmt.where(model.tenant_id == self.tenant_id)
+        return stmt.where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined,no-any-return]
 
     async def get(self, model: type[ModelT], id_: uuid.UUID) -> ModelT | None:
         stmt = self.select(model).where(model.id == id_)  # type: ignore[attr-defined]

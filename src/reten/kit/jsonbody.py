@@ -6,7 +6,7 @@ schema errors → 400 with `details` naming fields as the caller spelled them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import orjson
@@ -117,3 +117,11 @@ def body_of(
         return validate_body(model, parse_object(await request.body()), freeform)
 
     return dependency
+
+
+def spelled(
+    raw: dict[str, Any], names: Iterable[str], freeform: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """The caller's spelling of each dotted snake_case field name, for messages about them."""
+    _, spelling = normalise_keys(raw, freeform)
+    return {name: spelling.path(tuple(name.split("."))) for name in names}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,9 +48,18 @@ def search_clause(text: str, columns: Sequence[Any]) -> ColumnElement[bool]:
 
 
 async def paginate(
-    session: AsyncSession, stmt: Select[Any], order_by: Sequence[Any], params: PageParams
+    session: AsyncSession,
+    stmt: Any,
+    order_by: Sequence[Any],
+    params: PageParams,
+    *,
+    scalars: bool = True,
 ) -> tuple[list[Any], int, bool]:
-    """(rows of the page, total, total_is_estimate) for a filtered statement."""
+    """(items of the page, total, total_is_estimate) for a filtered statement.
+
+    With `scalars` (the default) the items are the first column's values (ORM entities for a
+    `select(Model)`); otherwise whole rows.
+    """
     capped = stmt.order_by(None).limit(COUNT_CAP + 1).subquery()
     total = int((await session.execute(select(func.count()).select_from(capped))).scalar_one())
     estimate = total > COUNT_CAP
@@ -59,5 +68,6 @@ async def paginate(
     if params.offset >= total and not estimate:
         return [], total, False
     page = stmt.order_by(*order_by).limit(params.per_page).offset(params.offset)
-    rows = list((await session.execute(page)).scalars())
+    result = await session.execute(page)
+    rows = list(result.scalars()) if scalars else list(result.all())
     return rows, total, estimate

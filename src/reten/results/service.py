@@ -29,13 +29,17 @@ from reten.activities.lifecycle import (
     decide,
 )
 from reten.activities.models import Activity, ActivityType
+from reten.activities.views import result_rows
 from reten.activity_config import service as activity_config
 from reten.activity_config.models import TaskResultType
 from reten.commerces import service as commerces
+from reten.commerces.models import Commerce
 from reten.kit.actor import Actor
 from reten.kit.db import TenantRepository
 from reten.kit.errors import AppError, Conflict, NotFound, ValidationFailed, error_body
 from reten.kit.idempotency import IdempotencyClaim, fingerprint
+from reten.kit.listing import paginate, parse_sort
+from reten.kit.pagination import PageParams
 from reten.kit.time import utcnow
 from reten.operators import service as operators
 from reten.results.models import ActivityResult, ResultSource
@@ -46,6 +50,16 @@ log = structlog.get_logger("reten.results")
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 # Optimistic writes retried this many times before giving up with a 409.
 MAX_ATTEMPTS = 5
+
+
+# Fields the service may name in an error; endpoints map each to the caller's spelling.
+RESULT_FIELD_NAMES = (
+    "activity_id",
+    "commerce_external_id",
+    "occurred_at",
+    "task_result.result",
+    "task_result.future_scheduled_at",
+)
 
 
 @dataclass(frozen=True)
@@ -311,7 +325,65 @@ async def _apply(
     return True
 
 
-async def get_result(
-    session: AsyncSession, tenant_id: uuid.UUID, result_id: uuid.UUID
-) -> ActivityResult | None:
-    return await TenantRepository(session, tenant_id).get(ActivityResult, result_id)
+@dataclass(frozen=True)
+class ResultFilters:
+    activity_id: uuid.UUID | None = None
+    commerce_id: uuid.UUID | None = None
+    operator_id: uuid.UUID | None = None
+    commerce_external_id: str | None = None
+    provider_activity_id: str | None = None
+    operator_external_id: str | None = None
+    source: str | None = None
+    statuses: tuple[str, ...] = ()
+    result: str | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+    include_superseded: bool = False
+
+
+async def list_results(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    f: ResultFilters,
+    sort: str | None,
+    page: PageParams,
+) -> tuple[list[Any], int, bool]:
+    repo = TenantRepository(session, tenant_id)
+    stmt = result_rows(repo)
+    R = ActivityResult
+    clauses: list[Any] = []
+    if f.activity_id is not None:
+        clauses.append(R.activity_id == f.activity_id)
+    if f.commerce_id is not None:
+        clauses.append(R.commerce_id == f.commerce_id)
+    if f.operator_id is not None:
+        clauses.append(R.operator_id == f.operator_id)
+    if f.commerce_external_id is not None:
+        clauses.append(Commerce.external_id == f.commerce_external_id)
+    if f.provider_activity_id is not None:
+        clauses.append(R.provider_activity_id == f.provider_activity_id)
+    if f.operator_external_id is not None:
+        clauses.append(R.operator_external_id == f.operator_external_id)
+    if f.source is not None:
+        clauses.append(R.source == f.source)
+    if f.statuses:
+        clauses.append(R.status.in_(f.statuses))
+    if f.result is not None:
+        clauses.append(R.result_code == f.result)
+    if f.occurred_from is not None:
+        clauses.append(R.occurred_at >= f.occurred_from)
+    if f.occurred_to is not None:
+        clauses.append(R.occurred_at <= f.occurred_to)
+    if clauses:
+        stmt = stmt.where(*clauses)
+    if not f.include_superseded:
+        stmt = stmt.where(R.superseded_by_id.is_(None))
+    order = parse_sort(
+        sort, {"occurred_at": R.occurred_at, "created_at": R.created_at}, "-created_at", R.id
+    )
+    return await paginate(session, stmt, order, page, scalars=False)
+
+
+async def result_row(session: AsyncSession, tenant_id: uuid.UUID, result_id: uuid.UUID) -> Any:
+    repo = TenantRepository(session, tenant_id)
+    return (await session.execute(result_rows(repo).where(ActivityResult.id == result_id))).first()

@@ -1,0 +1,156 @@
+"""Activity results, management side (management-api.md §12): same service as integration."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.activities.lifecycle import ResultStatus
+from reten.activities.views import result_item
+from reten.auth.dependencies import tenant_principal
+from reten.auth.permissions import Permission
+from reten.auth.principal import Principal
+from reten.kit.errors import NotFound, ValidationFailed
+from reten.kit.idempotency import validate_key
+from reten.kit.jsonbody import parse_object, spelled
+from reten.kit.pagination import page_envelope, parse_page_params
+from reten.kit.params import parse_bool, parse_enum, parse_enum_list, parse_timestamp, parse_uuid
+from reten.kit.responses import json_response
+from reten.kit.schemas import openapi_body
+from reten.results import service
+from reten.results.models import ResultSource
+from reten.results.schemas import FREEFORM_KEYS, ResultCreate, parse_result_body
+from reten.results.service import (
+    RESULT_FIELD_NAMES,
+    ResultFilters,
+    ResultSubmission,
+    SubmittedResult,
+)
+from reten.runtime import DbSession
+
+router = APIRouter(prefix="/api/activity-results", tags=["Activity results"])
+
+
+def _render(commerce_external_id: str) -> Any:
+    def render(submitted: SubmittedResult) -> dict[str, Any]:
+        row = SimpleNamespace(
+            ActivityResult=submitted.result,
+            commerce_external_id=commerce_external_id,
+            result_label=submitted.result_type.label,
+        )
+        return result_item(row)
+
+    return render
+
+
+@router.post(
+    "/tasks",
+    status_code=201,
+    summary="Register a task result (canonical or flat body)",
+    openapi_extra=openapi_body(ResultCreate),
+)
+async def create_result(
+    request: Request,
+    principal: Principal = Depends(tenant_principal(Permission.CREATE_ACTIVITY)),
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    session: AsyncSession = DbSession,
+) -> Response:
+    key = validate_key(idempotency_key)
+    raw = parse_object(await request.body())
+    data, flat_names = parse_result_body(raw)
+    names = flat_names or spelled(raw, RESULT_FIELD_NAMES, FREEFORM_KEYS)
+    if data.activity_id is None and data.provider_activity_id is None:
+        raise ValidationFailed.one(
+            names.get("activity_id", "activity_id"),
+            "activity_id or provider_activity_id is required",
+        )
+    tr = data.task_result
+    submission = ResultSubmission(
+        activity_id=data.activity_id,
+        provider_activity_id=data.provider_activity_id,
+        commerce_external_id=data.commerce_external_id,
+        occurred_at=data.occurred_at,
+        status=data.status,
+        external_status=data.external_status,
+        hard_override=data.hard_override,
+        raw_payload=data.raw_payload,
+        result_code=tr.result,
+        comment=tr.comment,
+        contact_type=tr.contact_type.value if tr.contact_type else None,
+        operator_external_id=tr.operator_external_id,
+        future_scheduled_at=tr.future_scheduled_at,
+        payload=tr.payload,
+        field_names=names,
+    )
+    outcome = await service.submit(
+        session,
+        principal.require_tenant(),
+        principal.actor(),
+        submission,
+        _render(data.commerce_external_id),
+        idempotency_key=key,
+        request_body=raw,
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return json_response(outcome.body, outcome.status_code, headers)
+
+
+@router.get("", summary="List results (paginated)")
+async def list_results(
+    principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
+    page: str | None = Query(default=None),
+    per_page: str | None = Query(default=None),
+    limit: str | None = Query(default=None),
+    activity_id: str | None = Query(default=None),
+    commerce_id: str | None = Query(default=None),
+    operator_id: str | None = Query(default=None),
+    commerce_external_id: str | None = Query(default=None),
+    provider_activity_id: str | None = Query(default=None),
+    operator_external_id: str | None = Query(default=None),
+    source: str | None = Query(default=None),
+    status: str | None = Query(default=None, description="comma-separated ResultStatus values"),
+    result: str | None = Query(default=None, description="result type code"),
+    occurred_from: str | None = Query(default=None),
+    occurred_to: str | None = Query(default=None),
+    include_superseded: str | None = Query(default=None),
+    sort: str | None = Query(
+        default=None, description="occurred_at, -occurred_at, created_at, -created_at (default)"
+    ),
+    session: AsyncSession = DbSession,
+) -> Response:
+    params = parse_page_params(page, per_page, limit, default_per_page=25)
+    filters = ResultFilters(
+        activity_id=parse_uuid("activity_id", activity_id) if activity_id else None,
+        commerce_id=parse_uuid("commerce_id", commerce_id) if commerce_id else None,
+        operator_id=parse_uuid("operator_id", operator_id) if operator_id else None,
+        commerce_external_id=commerce_external_id,
+        provider_activity_id=provider_activity_id,
+        operator_external_id=operator_external_id,
+        source=parse_enum("source", source, [s.value for s in ResultSource]),
+        statuses=tuple(parse_enum_list("status", status, [s.value for s in ResultStatus]) or ()),
+        result=result,
+        occurred_from=parse_timestamp("occurred_from", occurred_from),
+        occurred_to=parse_timestamp("occurred_to", occurred_to),
+        include_superseded=parse_bool("include_superseded", include_superseded) or False,
+    )
+    rows, total, estimate = await service.list_results(
+        session, principal.require_tenant(), filters, sort, params
+    )
+    return json_response(
+        page_envelope([result_item(r) for r in rows], params, total, estimate=estimate)
+    )
+
+
+@router.get("/{id}", summary="One result")
+async def get_result(
+    id: str,
+    principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
+    session: AsyncSession = DbSession,
+) -> Response:
+    row = await service.result_row(session, principal.require_tenant(), parse_uuid("id", id))
+    if row is None:
+        raise NotFound("Activity result not found")
+    return json_response(result_item(row))
