@@ -119,8 +119,14 @@ class TestListActivities:
                 await factory.task(world)
             statements: list[str] = []
 
-            def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-                statements.append(statement)
+            def record(
+                conn: object,
+                cursor: object,
+                statement: str,
+                *args: object,
+                sink: list[str] = statements,
+            ) -> None:
+                sink.append(statement)
 
             engine = factory.db.engine.sync_engine
             event.listen(engine, "before_cursor_execute", record)
