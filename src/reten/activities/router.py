@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Response
+from collections import Counter
+
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reten.activities import service
+from reten.activities import batch, service
 from reten.activities.lifecycle import ActivityStatus
 from reten.activities.models import ActivityType, Channel
-from reten.activities.schemas import CancelInput
+from reten.activities.schemas import (
+    FREEFORM_KEYS,
+    ActivityCreate,
+    BatchCreate,
+    CancelInput,
+    TaskCreate,
+)
 from reten.activities.views import activity_item
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.kit.errors import ValidationFailed
-from reten.kit.jsonbody import body_of
+from reten.kit.jsonbody import body_of, parse_object, spelled, validate_body
 from reten.kit.listing import parse_search
 from reten.kit.pagination import page_envelope, parse_page_params
 from reten.kit.params import parse_enum, parse_enum_list, parse_timestamp, parse_uuid
@@ -23,6 +31,69 @@ from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession
 
 router = APIRouter(prefix="/api/activities", tags=["Activities"])
+
+
+async def _create(
+    request: Request, principal: Principal, session: AsyncSession, model: type[ActivityCreate]
+) -> Response:
+    raw = parse_object(await request.body())
+    body = validate_body(model, raw, FREEFORM_KEYS)
+    if body.type != ActivityType.TASK and model is TaskCreate:
+        raise ValidationFailed.one(spelled(raw, ["type"])["type"], "must be TASK on this endpoint")
+    tenant_id = principal.require_tenant()
+    activity = await service.create_activity(
+        session, tenant_id, service.input_of(body), principal.actor(), service.resolution_of(body)
+    )
+    return json_response(await service.detail_or_404(session, tenant_id, activity.id), 201)
+
+
+@router.post(
+    "", status_code=201, summary="Create an activity", openapi_extra=openapi_body(ActivityCreate)
+)
+async def create_activity(
+    request: Request,
+    principal: Principal = Depends(tenant_principal(Permission.CREATE_ACTIVITY)),
+    session: AsyncSession = DbSession,
+) -> Response:
+    return await _create(request, principal, session, ActivityCreate)
+
+
+@router.post(
+    "/tasks",
+    status_code=201,
+    summary="Create a TASK activity",
+    openapi_extra=openapi_body(TaskCreate),
+)
+async def create_task(
+    request: Request,
+    principal: Principal = Depends(tenant_principal(Permission.CREATE_ACTIVITY)),
+    session: AsyncSession = DbSession,
+) -> Response:
+    return await _create(request, principal, session, TaskCreate)
+
+
+@router.post(
+    "/batch",
+    summary="Create up to 1000 activities; valid items are created even when others fail",
+    openapi_extra=openapi_body(BatchCreate),
+)
+async def create_batch(
+    principal: Principal = Depends(tenant_principal(Permission.CREATE_ACTIVITY)),
+    data: BatchCreate = Depends(body_of(BatchCreate, frozenset({"items"}))),
+    session: AsyncSession = DbSession,
+) -> Response:
+    outcome = await batch.create_batch(
+        session, principal.require_tenant(), data.items, principal.actor()
+    )
+    counts = Counter(r.status for r in outcome)
+    return json_response(
+        {
+            "created": counts[batch.ItemStatus.CREATED],
+            "duplicates": counts[batch.ItemStatus.DUPLICATE],
+            "errors": counts[batch.ItemStatus.ERROR],
+            "results": [r.as_json() for r in outcome],
+        }
+    )
 
 
 @router.get("", summary="List activities (paginated)")

@@ -33,6 +33,7 @@ from reten.activities.models import (
     CommerceAssignment,
     TaskDetails,
 )
+from reten.activities.schemas import ActivityCreate
 from reten.activities.views import activity_detail, activity_rows
 from reten.commerces.models import Commerce
 from reten.kit.actor import Actor
@@ -43,6 +44,8 @@ from reten.kit.listing import paginate, parse_sort, search_clause
 from reten.kit.pagination import PageParams
 from reten.kit.time import utcnow
 from reten.operators.models import Operator
+from reten.resolution import service as resolution
+from reten.resolution.service import ResolutionRequest
 from reten.routes.models import Route, RouteOperator
 
 
@@ -156,49 +159,55 @@ async def commerce_of(
     return found
 
 
-async def create_activity(
-    session: AsyncSession, tenant_id: uuid.UUID, data: ActivityInput, actor: Actor
-) -> Activity:
-    """Create an activity with its commerce assignment, task details and first status event.
+def input_of(body: ActivityCreate) -> ActivityInput:
+    """The service input of a validated ActivityCreate body."""
+    return ActivityInput(
+        type=body.type,
+        channel=body.channel,
+        reason=body.reason,
+        commerce_id=body.commerce_id,
+        idempotency_key=body.idempotency_key,
+        scheduled_at=body.scheduled_at,
+        suggested_execution_time=body.suggested_execution_time,
+        user_status=body.user_status,
+        score=body.score,
+        assignment_reason=body.assignment_reason,
+        assigned_route_id=body.assigned_route_id,
+        assigned_operator_id=body.assigned_operator_id,
+    )
 
-    One transaction; 409 (with the existing id) when the idempotency key was used before.
+
+def resolution_of(body: ActivityCreate) -> ResolutionRequest:
+    return ResolutionRequest(
+        target_criteria=body.target_criteria,
+        attribute_keys=list(body.attribute_keys or []),
+        attributes=list(body.attributes or []),
+    )
+
+
+NO_RESOLUTION = ResolutionRequest(target_criteria=None, attribute_keys=[], attributes=[])
+
+
+async def create_activity(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    data: ActivityInput,
+    actor: Actor,
+    request: ResolutionRequest = NO_RESOLUTION,
+) -> Activity:
+    """Create an activity with its commerce assignment, task details, create-time resolution
+    and first status event, in one transaction (management-api.md §11.3, in its check order).
+
+    409 (with the existing id) when the idempotency key was used before in the tenant.
     """
     repo = TenantRepository(session, tenant_id)
+    check_shape(data)
+    await resolution.check_request(session, tenant_id, request)
     await _check_duplicate(session, repo, data.idempotency_key)
-    commerce = await repo.get(Commerce, data.commerce_id)
-    if commerce is None:
-        raise NotFound("Commerce not found")
-    if not commerce.is_active:
-        raise BadRequest("Commerce is inactive")
-    if data.type == ActivityType.TASK:
-        await _check_task_assignment(session, repo, data)
-    elif data.assigned_route_id or data.assigned_operator_id:
-        raise ValidationFailed.one(
-            "assigned_route_id" if data.assigned_route_id else "assigned_operator_id",
-            "must be absent for MESSAGE activities",
-        )
+    commerce = (await References.load(repo, [data])).check(data)
 
-    transition = decide(ActivityState(None), Trigger.CREATE)
     now = utcnow()
-    activity = repo.add(
-        Activity(
-            id=uuid.uuid4(),
-            type=data.type.value,
-            channel=data.channel.value,
-            status=transition.to_status.value,
-            lifecycle_status=transition.lifecycle_status.value,
-            phase=transition.phase.value,
-            reason=data.reason,
-            user_status=data.user_status,
-            score=data.score,
-            scheduled_at=data.scheduled_at,
-            suggested_execution_time=data.suggested_execution_time,
-            idempotency_key=data.idempotency_key,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    activity = repo.add(_new_activity(data, now))
     repo.add(
         CommerceAssignment(
             activity_id=activity.id,
@@ -215,9 +224,10 @@ async def create_activity(
                 operator_id=data.assigned_operator_id,
             )
         )
-    session.add(_event(activity, transition, actor, None, now))
-    mark_changed(session.sync_session, tenant_id)
     try:
+        await session.flush()
+        failure = await resolution.resolve_on_creation(session, activity, commerce.id, request)
+        _start(session, activity, failure, actor, now)
         await session.commit()
     except IntegrityError:
         # A concurrent create with the same idempotency key won the race.
@@ -225,6 +235,38 @@ async def create_activity(
         await _check_duplicate(session, repo, data.idempotency_key)
         raise
     return activity
+
+
+def _new_activity(data: ActivityInput, now: datetime) -> Activity:
+    return Activity(
+        id=uuid.uuid4(),
+        type=data.type.value,
+        channel=data.channel.value,
+        reason=data.reason,
+        user_status=data.user_status,
+        score=data.score,
+        scheduled_at=data.scheduled_at,
+        suggested_execution_time=data.suggested_execution_time,
+        idempotency_key=data.idempotency_key,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _start(
+    session: AsyncSession, activity: Activity, failure: str | None, actor: Actor, now: datetime
+) -> None:
+    """Give a new activity its first status (READY, or UNRESOLVED with the reason) and event."""
+    transition = decide(
+        ActivityState(None), Trigger.CREATE if failure is None else Trigger.CREATE_RESOLUTION_FAILED
+    )
+    activity.status = transition.to_status.value
+    activity.lifecycle_status = transition.lifecycle_status.value
+    activity.phase = transition.phase.value
+    activity.lifecycle_detail = failure
+    session.add(_event(activity, transition, actor, failure, now))
+    mark_changed(session.sync_session, activity.tenant_id)
 
 
 async def _check_duplicate(session: AsyncSession, repo: TenantRepository, key: str) -> None:
@@ -237,41 +279,106 @@ async def _check_duplicate(session: AsyncSession, repo: TenantRepository, key: s
         raise Conflict("idempotency_key already exists", extra={"activityId": str(existing)})
 
 
-async def _check_task_assignment(
-    session: AsyncSession, repo: TenantRepository, data: ActivityInput
-) -> None:
-    if data.assigned_route_id is None or data.assigned_operator_id is None:
-        raise ValidationFailed(
-            [
-                {"field": name, "message": "is required for TASK activities"}
-                for name, value in (
-                    ("assigned_route_id", data.assigned_route_id),
-                    ("assigned_operator_id", data.assigned_operator_id),
-                )
-                if value is None
-            ]
-        )
-    route = await repo.get(Route, data.assigned_route_id)
-    if route is None:
-        raise NotFound("Route not found")
-    operator = await repo.get(Operator, data.assigned_operator_id)
-    if operator is None:
-        raise NotFound("Operator not found")
-    if not route.is_active:
-        raise BadRequest("Route is inactive")
-    if not operator.is_active:
-        raise BadRequest("Operator is inactive")
-    link = (
-        await session.execute(
-            repo.select(RouteOperator).where(
-                RouteOperator.route_id == route.id,
-                RouteOperator.operator_id == operator.id,
-                RouteOperator.is_active.is_(True),
+def check_shape(data: ActivityInput, prefix: str = "") -> None:
+    """Route and operator: both required for a TASK, both absent for a MESSAGE (400)."""
+    pairs = (
+        ("assigned_route_id", data.assigned_route_id),
+        ("assigned_operator_id", data.assigned_operator_id),
+    )
+    if data.type == ActivityType.TASK:
+        missing = [name for name, value in pairs if value is None]
+        if missing:
+            raise ValidationFailed(
+                [
+                    {"field": prefix + n, "message": "is required for TASK activities"}
+                    for n in missing
+                ]
             )
-        )
-    ).scalar_one_or_none()
-    if link is None:
-        raise BadRequest("Operator is not assigned to the route")
+    else:
+        present = [name for name, value in pairs if value is not None]
+        if present:
+            raise ValidationFailed(
+                [
+                    {"field": prefix + n, "message": "must be absent for MESSAGE activities"}
+                    for n in present
+                ]
+            )
+
+
+@dataclass
+class References:
+    """The records a set of activity inputs refers to, loaded with one query per kind."""
+
+    commerces: dict[uuid.UUID, Commerce]
+    routes: dict[uuid.UUID, Route]
+    operators: dict[uuid.UUID, Operator]
+    links: set[tuple[uuid.UUID, uuid.UUID]]  # active (route, operator) links
+
+    @classmethod
+    async def load(cls, repo: TenantRepository, items: list[ActivityInput]) -> References:
+        session = repo.session
+        commerce_ids = {i.commerce_id for i in items}
+        route_ids = {i.assigned_route_id for i in items if i.assigned_route_id}
+        operator_ids = {i.assigned_operator_id for i in items if i.assigned_operator_id}
+        commerces = {
+            c.id: c
+            for c in (
+                await session.execute(repo.select(Commerce).where(Commerce.id.in_(commerce_ids)))
+            ).scalars()
+        }
+        routes: dict[uuid.UUID, Route] = {}
+        operators: dict[uuid.UUID, Operator] = {}
+        links: set[tuple[uuid.UUID, uuid.UUID]] = set()
+        if route_ids:
+            routes = {
+                r.id: r
+                for r in (
+                    await session.execute(repo.select(Route).where(Route.id.in_(route_ids)))
+                ).scalars()
+            }
+            operators = {
+                o.id: o
+                for o in (
+                    await session.execute(
+                        repo.select(Operator).where(Operator.id.in_(operator_ids))
+                    )
+                ).scalars()
+            }
+            rows = await session.execute(
+                repo.where(
+                    RouteOperator, select(RouteOperator.route_id, RouteOperator.operator_id)
+                ).where(
+                    RouteOperator.route_id.in_(route_ids),
+                    RouteOperator.operator_id.in_(operator_ids),
+                    RouteOperator.is_active.is_(True),
+                )
+            )
+            links = {(r, o) for r, o in rows.all()}
+        return cls(commerces, routes, operators, links)
+
+    def check(self, data: ActivityInput) -> Commerce:
+        """The commerce, or the 404/400 of management-api.md §11.3 steps 3 and 4."""
+        commerce = self.commerces.get(data.commerce_id)
+        if commerce is None:
+            raise NotFound("Commerce not found")
+        if not commerce.is_active:
+            raise BadRequest("Commerce is inactive")
+        if data.type != ActivityType.TASK:
+            return commerce
+        assert data.assigned_route_id and data.assigned_operator_id
+        route = self.routes.get(data.assigned_route_id)
+        if route is None:
+            raise NotFound("Route not found")
+        operator = self.operators.get(data.assigned_operator_id)
+        if operator is None:
+            raise NotFound("Operator not found")
+        if not route.is_active:
+            raise BadRequest("Route is inactive")
+        if not operator.is_active:
+            raise BadRequest("Operator is inactive")
+        if (route.id, operator.id) not in self.links:
+            raise BadRequest("Operator is not assigned to the route")
+        return commerce
 
 
 async def cancel_activity(
