@@ -3,6 +3,7 @@ stored status, and no sequence ends in a state the lifecycle table forbids."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -96,7 +97,7 @@ class TestLifecycleProperties:
 
         # Replay: a chain from creation to the stored status, each event starting where the last ended.
         assert events[0].from_status is None and events[0].event == "CREATED"
-        for before, after in zip(events, events[1:], strict=False):
+        for before, after in itertools.pairwise(events):
             assert after.from_status == before.to_status
         assert events[-1].to_status == activity.status
 
