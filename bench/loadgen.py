@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -138,7 +139,12 @@ class Requests:
         self.fixed: bytes | None = None
         self.pool: list[tuple[str, str]] = []
         self.next_index = 0
-        if spec.get("pool_file"):
+        # Creation workloads: a body template whose "{seq}" becomes a value unique to each request
+        # (process id + counter), so every request creates new records.
+        self.template: str | None = spec.get("body_template")
+        if self.template is not None:
+            pass
+        elif spec.get("pool_file"):
             # P2: one line per READY activity, "activity_id,commerce_external_id".
             text = Path(spec["pool_file"]).read_text()
             self.pool = [tuple(line.split(",", 1)) for line in text.splitlines() if line]  # type: ignore[misc]
@@ -150,6 +156,13 @@ class Requests:
             self.fixed = f"{self.method} {self.path} HTTP/1.1\r\n{self.head}\r\n".encode()
 
     def next(self) -> bytes | None:
+        if self.template is not None:
+            self.next_index += 1
+            body = self.template.replace("{seq}", f"{os.getpid()}-{self.next_index}").encode()
+            return (
+                f"{self.method} {self.path} HTTP/1.1\r\n{self.head}"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
         if self.fixed is not None:
             return self.fixed
         if self.next_index >= len(self.pool):

@@ -44,6 +44,9 @@ NOISY_NEIGHBOUR_CORES = 0.25
 P1_MIN = 0.40
 P2_MIN = 0.25
 P5_MIN = 0.90
+P9_MIN_ITEMS_PER_S = 2000.0
+BATCH_SIZE = 100
+SYNC_SIZE = 1000
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -54,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "process over loopback and prints one table of ratios to the GET /api/health baseline.",
     )
     p.add_argument(
-        "workload", choices=("all", "p1", "p2", "p5"),
+        "workload", choices=("all", "p1", "p2", "p5", "create", "batch", "p9"),
         help="p1: task list; p2: result submission; p5: API-key auth overhead; all: every one. "
         "The baseline always runs first.",
     )  # fmt: skip
@@ -208,9 +211,63 @@ def run_p2(server: Server, seeded: Seeded, args: argparse.Namespace, base: float
     return row
 
 
+def _templated(path: str, api_key: str, body: Any, expect: int) -> dict[str, Any]:
+    return {
+        "method": "POST", "path": path, "headers": {"x-api-key": api_key},
+        "expect_status": expect, "body_template": json.dumps(body, separators=(",", ":")),
+    }  # fmt: skip
+
+
+def _task(seeded: Seeded, key: str) -> dict[str, Any]:
+    return {
+        "reason": "retention", "channel": "SALESMAN", "commerce_id": str(seeded.commerce_id),
+        "idempotency_key": key, "scheduled_at": "2030-01-01T09:00:00Z",
+        "assigned_route_id": str(seeded.route_id), "assigned_operator_id": str(seeded.operator_id),
+    }  # fmt: skip
+
+
+def run_create(server: Server, seeded: Seeded, args: argparse.Namespace, base: float) -> list[Row]:
+    """Activity creation, one per request and in batches (issue: management activities)."""
+    single = _templated("/api/activities/tasks", seeded.api_key, _task(seeded, "b-{seq}"), 201)
+    m = drive(server, single, args)
+    row = measure_row(server, "POST /api/activities/tasks", m, base)
+    row.budget, row.verdict = "(no budget: reported)", "-"
+    items = [dict(_task(seeded, f"b-{{seq}}-{i}"), type="TASK") for i in range(BATCH_SIZE)]
+    batch = _templated("/api/activities/batch", seeded.api_key, {"items": items}, 200)
+    mb = drive(server, batch, args)
+    brow = measure_row(server, f"POST /api/activities/batch x{BATCH_SIZE}", mb, base)
+    brow.notes.append(
+        f"{brow.rps * BATCH_SIZE:.0f} activities/s created through the batch endpoint"
+    )
+    brow.budget, brow.verdict = "(no budget: reported)", "-"
+    return [row, brow]
+
+
+def run_p9(server: Server, seeded: Seeded, args: argparse.Namespace, base: float) -> Row:
+    items = [
+        {"external_id": f"sync-{{seq}}-{i}", "name": f"Sync store {i}", "tax_id": f"t-{{seq}}-{i}",
+         "addresses": [{"source_ref": "main", "street": "Av. Siempre Viva", "street_number": str(i),
+                        "city": "Santiago", "country_code": "cl", "is_primary": True}],
+         "users": [{"external_id": "owner", "name": "Dueña Tienda", "roles": ["OWNER"],
+                    "contacts": [{"contact_type": "PHONE", "value": "+56912345678", "is_primary": True}]}]}
+        for i in range(SYNC_SIZE)
+    ]  # fmt: skip
+    request = _templated("/api/commerces/sync", seeded.api_key, {"items": items}, 201)
+    m = drive(server, request, args)
+    row = measure_row(server, f"P9 POST /api/commerces/sync x{SYNC_SIZE}", m, base)
+    per_s = row.rps * SYNC_SIZE
+    row.detail["items_per_s"] = per_s
+    row.notes.append(f"{per_s:.0f} items/s (1 address, 1 user with 1 contact each)")
+    row.judge(
+        per_s >= P9_MIN_ITEMS_PER_S and m.errors == 0,
+        f">= {P9_MIN_ITEMS_PER_S:.0f} items/s, 0 errors",
+    )
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    chosen = ("p1", "p5", "p2") if args.workload == "all" else (args.workload,)
+    chosen = ("p1", "p5", "p2", "create", "p9") if args.workload == "all" else (args.workload,)
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     log(f"seeding {args.database} with {args.activities} activities ...")
@@ -240,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
                         plans = asyncio.run(explain_p1(args.database, seeded.tenant_id))
                 elif workload == "p5":
                     rows.extend(run_p5(server, seeded, args, base))
+                elif workload in ("create", "batch"):
+                    rows.extend(run_create(server, seeded, args, base))
+                elif workload == "p9":
+                    rows.append(run_p9(server, seeded, args, base))
                 else:
                     rows.append(run_p2(server, seeded, args, base))
             rss, peak = server.memory_mb()

@@ -59,6 +59,9 @@ class Seeded:
     api_key: str
     ready: int
     pool_file: Path  # READY activities for P2, latest scheduled first
+    commerce_id: uuid.UUID
+    route_id: uuid.UUID
+    operator_id: uuid.UUID
 
 
 async def recreate_database(name: str) -> None:
@@ -120,6 +123,7 @@ async def seed(cfg: SeedConfig, pool_file: Path) -> Seeded:
     api_key = _cli(
         "api-keys", "create", "--tenant", TENANT_SLUG, "--name", "bench-load",
         "--permission", "VIEW_ACTIVITIES", "--permission", "SUBMIT_ACTIVITY_RESULT",
+        "--permission", "CREATE_ACTIVITY", "--permission", "SYNC_COMMERCES",
         database=cfg.database,
     ).strip().splitlines()[-1]  # fmt: skip
 
@@ -131,9 +135,23 @@ async def seed(cfg: SeedConfig, pool_file: Path) -> Seeded:
         # Fresh statistics and a set visibility map: index-only scans (the list's count) are
         # only index-only once VACUUM has run, as autovacuum would have done in production.
         await conn.execute("VACUUM ANALYZE")
+        # One commerce and one route with a linked operator, for the creation workloads.
+        link = await conn.fetchrow(
+            "SELECT ro.route_id, ro.operator_id, ca.commerce_id FROM route_operators ro, "
+            "commerce_assignments ca WHERE ro.tenant_id = $1 AND ca.tenant_id = $1 LIMIT 1",
+            tenant_id,
+        )
     finally:
         await conn.close()
-    return Seeded(tenant_id=tenant_id, api_key=api_key, ready=ready, pool_file=pool_file)
+    return Seeded(
+        tenant_id=tenant_id,
+        api_key=api_key,
+        ready=ready,
+        pool_file=pool_file,
+        commerce_id=link["commerce_id"],
+        route_id=link["route_id"],
+        operator_id=link["operator_id"],
+    )
 
 
 async def _bulk(conn: asyncpg.Connection, tid: uuid.UUID, cfg: SeedConfig, pool_file: Path) -> int:
