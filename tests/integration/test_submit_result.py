@@ -548,3 +548,20 @@ class TestIdempotency:
             response.status_code == 400
             and response.json()["details"][0]["field"] == "Idempotency-Key"
         )
+
+
+class TestProviderIdConflict:
+    async def test_a_provider_id_recorded_on_another_activity_is_409(
+        self, client: httpx.AsyncClient, factory: Factory
+    ) -> None:
+        world, first, key = await setup(factory)
+        second = await factory.task(world)
+        ok = await post(
+            client, key, result_body(world, first, status="PENDING", provider_activity_id="EXT-7")
+        )
+        assert ok.status_code == 201
+        clash = await post(client, key, result_body(world, second, provider_activity_id="EXT-7"))
+        assert (
+            clash.status_code == 409
+            and clash.json()["message"] == "provider_activity_id already exists"
+        )

@@ -320,7 +320,9 @@ class TestTotalsCache:
             await factory.task(world)  # a write of this process: the cached total is dropped
             assert (await get(client, key, status="PENDING")).json()["meta"]["total"] == 2
             async with db.sessionmaker() as session:  # a write as another process would make it
-                await session.execute(update(Activity).where(Activity.id == first).values(phase="CANCELED"))
+                await session.execute(
+                    update(Activity).where(Activity.id == first).values(phase="CANCELED")
+                )
                 await session.commit()
             assert (await get(client, key, status="PENDING")).json()["meta"]["total"] == 2
             await asyncio.sleep(0.45)

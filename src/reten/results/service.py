@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -306,7 +306,16 @@ async def _apply(
     if data.status != ResultStatus.PENDING:
         values["final_result_id"] = result.id
     if data.activity_id and data.provider_activity_id and activity.provider_activity_id is None:
-        # Both ids given and none recorded yet: remember the external system's id.
+        # Both ids given and none recorded yet: remember the external system's id. It is unique
+        # per tenant, so an id already recorded on another activity is a conflict, not a retry.
+        taken = await session.execute(
+            select(Activity.id).where(
+                Activity.tenant_id == activity.tenant_id,
+                Activity.provider_activity_id == data.provider_activity_id,
+            )
+        )
+        if taken.first() is not None:
+            raise Conflict("provider_activity_id already exists")
         values["provider_activity_id"] = data.provider_activity_id
     superseded = activity.final_result_id if transition.supersedes else None
     detail = f"result {result.id} {result.status}"
