@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from tests.factories import Maker
+from tests.factories import Factory, Maker, World
 
-OBJECT_MAKERS: dict[str, Maker] = {}
+
+async def _operator(factory: Factory, world: World) -> dict[str, str]:
+    return {"id": str(world.operator_id)}
+
+
+OBJECT_MAKERS: dict[str, Maker] = {
+    "/api/operators/{id}": _operator,
+}

@@ -2,6 +2,32 @@
 
 from __future__ import annotations
 
-from tests.factories import Maker
+from reten.routes import service as routes
+from tests.factories import Factory, Maker, World
 
-OBJECT_MAKERS: dict[str, Maker] = {}
+
+async def _route(factory: Factory, world: World) -> dict[str, str]:
+    return {"id": str(world.route_id)}
+
+
+async def _route_operator(factory: Factory, world: World) -> dict[str, str]:
+    # Factory.world() already links its operator to its route.
+    return {"id": str(world.route_id), "operatorId": str(world.operator_id)}
+
+
+async def _route_commerce(factory: Factory, world: World) -> dict[str, str]:
+    async with factory.db.sessionmaker() as session:
+        await routes.assign_commerce(
+            session, world.tenant_id, world.route_id, world.commerce_ids[0]
+        )
+        await session.commit()
+    return {"id": str(world.route_id), "commerceId": str(world.commerce_ids[0])}
+
+
+OBJECT_MAKERS: dict[str, Maker] = {
+    "/api/routes/{id}": _route,
+    "/api/routes/{id}/operators": _route,
+    "/api/routes/{id}/operators/{operatorId}": _route_operator,
+    "/api/routes/{id}/commerces": _route,
+    "/api/routes/{id}/commerces/{commerceId}": _route_commerce,
+}

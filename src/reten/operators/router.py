@@ -1,5 +1,129 @@
+"""The /api/operators endpoints (management-api.md §9)."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.auth.dependencies import tenant_principal
+from reten.auth.permissions import Permission
+from reten.auth.principal import Principal
+from reten.kit.listing import parse_search
+from reten.kit.pagination import page_envelope, parse_page_params
+from reten.kit.params import parse_bool, parse_enum, parse_uuid
+from reten.kit.responses import json_response
+from reten.kit.schemas import openapi_body
+from reten.operators import service
+from reten.operators.models import OperatorType
+from reten.operators.schemas import (
+    OPERATOR_IMMUTABLE,
+    OperatorCreate,
+    OperatorDetailRead,
+    OperatorPage,
+    OperatorRead,
+    OperatorSync,
+    OperatorSyncItem,
+    OperatorUpdate,
+    SyncBatch,
+    SyncResultRead,
+    check_text,
+    json_body,
+    sync_body,
+)
+from reten.runtime import get_session
 
 router = APIRouter(prefix="/api/operators", tags=["Operators"])
+
+DEFAULT_PER_PAGE = 25
+
+
+@router.post(
+    "", status_code=201, response_model=OperatorRead, openapi_extra=openapi_body(OperatorCreate)
+)
+async def create_operator(
+    principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
+    data: OperatorCreate = Depends(json_body(OperatorCreate)),
+    session: AsyncSession = Depends(get_session),
+) -> OperatorRead:
+    return OperatorRead.of(await service.create(session, principal.require_tenant(), data))
+
+
+@router.get("", response_model=OperatorPage)
+async def list_operators(
+    principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
+    page: str | None = Query(default=None, description="≥ 1, default 1"),
+    per_page: str | None = Query(default=None, description="1-100, default 25"),
+    limit: str | None = Query(default=None, description="alias of per_page"),
+    search: str | None = Query(default=None, description="substring of name or email"),
+    type: str | None = Query(default=None, description="SALESMAN, ACTIVATOR, CALLCENTER"),
+    is_active: str | None = Query(default=None),
+    is_placeholder: str | None = Query(default=None),
+    external_id: str | None = Query(default=None, description="exact match"),
+    route_id: str | None = Query(default=None, description="operators with an active link"),
+    sort: str | None = Query(default=None, description="name (default), -name, created_at, …"),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    params = parse_page_params(page, per_page, limit, default_per_page=DEFAULT_PER_PAGE)
+    type_value = parse_enum("type", type, [t.value for t in OperatorType])
+    filters = service.OperatorFilters(
+        search=check_text("search", parse_search(search)),
+        type=OperatorType(type_value) if type_value else None,
+        is_active=parse_bool("is_active", is_active),
+        is_placeholder=parse_bool("is_placeholder", is_placeholder),
+        external_id=check_text("external_id", external_id),
+        route_id=parse_uuid("route_id", route_id) if route_id is not None else None,
+    )
+    rows, total, estimate = await service.list_operators(
+        session, principal.require_tenant(), filters, sort, params
+    )
+    data = [OperatorRead.of(o).model_dump(mode="json") for o in rows]
+    return json_response(page_envelope(data, params, total, estimate=estimate))
+
+
+@router.post(
+    "/sync",
+    status_code=201,
+    response_model=SyncResultRead,
+    openapi_extra=openapi_body(OperatorSync),
+)
+async def sync_operators(
+    principal: Principal = Depends(tenant_principal(Permission.SYNC_OPERATORS)),
+    batch: SyncBatch[OperatorSyncItem] = Depends(sync_body(OperatorSyncItem)),
+    session: AsyncSession = Depends(get_session),
+) -> SyncResultRead:
+    return await service.sync(session, principal.require_tenant(), batch)
+
+
+@router.get("/{id}", response_model=OperatorDetailRead)
+async def get_operator(
+    id: str,
+    principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
+    session: AsyncSession = Depends(get_session),
+) -> OperatorDetailRead:
+    operator, routes = await service.detail(
+        session, principal.require_tenant(), parse_uuid("id", id)
+    )
+    return OperatorDetailRead.of_detail(operator, routes)
+
+
+@router.patch("/{id}", response_model=OperatorRead, openapi_extra=openapi_body(OperatorUpdate))
+async def update_operator(
+    id: str,
+    principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
+    data: OperatorUpdate = Depends(json_body(OperatorUpdate, OPERATOR_IMMUTABLE)),
+    session: AsyncSession = Depends(get_session),
+) -> OperatorRead:
+    operator = await service.update_operator(
+        session, principal.require_tenant(), parse_uuid("id", id), data
+    )
+    return OperatorRead.of(operator)
+
+
+@router.delete("/{id}", status_code=204, response_class=Response)
+async def delete_operator(
+    id: str,
+    principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    await service.deactivate(session, principal.require_tenant(), parse_uuid("id", id))
+    return Response(status_code=204)
