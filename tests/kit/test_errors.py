@@ -288,3 +288,17 @@ class TestServerError:
         request_id = response.json()["requestId"]
         uuid.UUID(request_id)
         assert response.headers["x-request-id"] == request_id
+
+
+class TestNulCharacters:
+    async def test_nul_in_a_body_is_400(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/api/auth/login",
+            content=b'{"identifier": "a\\u0000b@example.com", "password": "whatever-123"}',
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 400 and "NUL" in response.json()["message"]
+
+    async def test_nul_in_a_query_is_400(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/api/integration/activities/tasks?external_commerce_id=a%00b")
+        assert response.status_code == 400 and response.json()["statusCode"] == 400

@@ -51,7 +51,26 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         raise BadRequest("Malformed JSON body")
     if _depth(data, MAX_DEPTH) > MAX_DEPTH:
         raise BadRequest(f"JSON body is nested deeper than {MAX_DEPTH} levels")
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail on insert. The byte scan
+    # keeps the common case free; only a body that mentions u0000 is walked.
+    if b"u0000" in raw and _has_nul(data):
+        raise BadRequest("JSON body must not contain NUL (\\u0000) characters")
     return data
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def details_from(exc: ValidationError, spelling: Spelling) -> list[dict[str, str]]:

@@ -47,6 +47,12 @@ class RequestContextMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
+        if b"%00" in scope.get("query_string", b""):
+            # No stored text can hold NUL (PostgreSQL refuses it): a 400, not a failed query.
+            await self._reply(
+                send, request_id, 400, "Query parameters must not contain NUL characters"
+            )
+            return
         limit = self.max_sync_body if scope["path"].endswith("/sync") else self.max_body
         if content_length is not None and content_length > limit:
             await self._too_large(send, request_id, limit)
@@ -80,11 +86,14 @@ class RequestContextMiddleware:
             await self._too_large(send, request_id, limit)
 
     async def _too_large(self, send: Send, request_id: str, limit: int) -> None:
-        body = orjson.dumps(error_body(413, f"Request body exceeds {limit} bytes"))
+        await self._reply(send, request_id, 413, f"Request body exceeds {limit} bytes")
+
+    async def _reply(self, send: Send, request_id: str, status: int, message: str) -> None:
+        body = orjson.dumps(error_body(status, message))
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
