@@ -6,7 +6,7 @@ schema errors → 400 with `details` naming fields as the caller spelled them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import orjson
@@ -51,26 +51,7 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         raise BadRequest("Malformed JSON body")
     if _depth(data, MAX_DEPTH) > MAX_DEPTH:
         raise BadRequest(f"JSON body is nested deeper than {MAX_DEPTH} levels")
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail on insert. The byte scan
-    # keeps the common case free; only a body that mentions u0000 is walked.
-    if b"u0000" in raw and _has_nul(data):
-        raise BadRequest("JSON body must not contain NUL (\\u0000) characters")
     return data
-
-
-def _has_nul(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            if "\x00" in node:
-                return True
-        elif isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
 
 
 def details_from(exc: ValidationError, spelling: Spelling) -> list[dict[str, str]]:
@@ -117,14 +98,40 @@ def humanise(err: Any) -> str:
     return msg[0].lower() + msg[1:] if msg else "is invalid"
 
 
+NUL_MESSAGE = "must not contain NUL characters"
+
+
+def nul_paths(value: Any, path: str = "") -> Iterator[str]:
+    """Where the body holds U+0000 (keys too), as the caller spelled the path.
+
+    PostgreSQL refuses NUL in text and JSONB: it must be a 400 here, not a failed insert.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            child_path = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                yield child_path
+            yield from nul_paths(child, child_path)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from nul_paths(child, f"{path}[{index}]")
+
+
 def validate_body(
     model: type[ModelT], data: dict[str, Any], freeform: frozenset[str] = frozenset()
 ) -> ModelT:
+    problems = [{"field": p, "message": NUL_MESSAGE} for p in nul_paths(data)]
     normalised, spelling = normalise_keys(data, freeform)
     try:
-        return model.model_validate(normalised)
+        validated = model.model_validate(normalised)
     except ValidationError as exc:
-        raise ValidationFailed(details_from(exc, spelling)) from None
+        raise ValidationFailed(problems + details_from(exc, spelling)) from None
+    if problems:
+        raise ValidationFailed(problems)
+    return validated
 
 
 def body_of(

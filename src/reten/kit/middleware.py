@@ -6,6 +6,7 @@ Pure ASGI (not BaseHTTPMiddleware) because these run on every request of the hot
 from __future__ import annotations
 
 import uuid
+from urllib.parse import parse_qsl
 
 import orjson
 import structlog
@@ -47,11 +48,13 @@ class RequestContextMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
-        if b"%00" in scope.get("query_string", b""):
+        query = scope.get("query_string", b"")
+        if b"%00" in query:
             # No stored text can hold NUL (PostgreSQL refuses it): a 400, not a failed query.
-            await self._reply(
-                send, request_id, 400, "Query parameters must not contain NUL characters"
-            )
+            pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+            names = sorted({k for k, v in pairs if "\x00" in k + v})
+            details = [{"field": n, "message": "must not contain NUL characters"} for n in names]
+            await self._reply(send, request_id, 400, "Validation failed", details)
             return
         limit = self.max_sync_body if scope["path"].endswith("/sync") else self.max_body
         if content_length is not None and content_length > limit:
@@ -88,8 +91,15 @@ class RequestContextMiddleware:
     async def _too_large(self, send: Send, request_id: str, limit: int) -> None:
         await self._reply(send, request_id, 413, f"Request body exceeds {limit} bytes")
 
-    async def _reply(self, send: Send, request_id: str, status: int, message: str) -> None:
-        body = orjson.dumps(error_body(status, message))
+    async def _reply(
+        self,
+        send: Send,
+        request_id: str,
+        status: int,
+        message: str,
+        details: list[dict[str, str]] | None = None,
+    ) -> None:
+        body = orjson.dumps(error_body(status, message, details=details))
         await send(
             {
                 "type": "http.response.start",

@@ -30,7 +30,7 @@ from reten.operators.schemas import (
     json_body,
     sync_body,
 )
-from reten.runtime import get_session
+from reten.runtime import DbSession
 
 router = APIRouter(prefix="/api/operators", tags=["Operators"])
 
@@ -43,7 +43,7 @@ DEFAULT_PER_PAGE = 25
 async def create_operator(
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
     data: OperatorCreate = Depends(json_body(OperatorCreate)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> OperatorRead:
     return OperatorRead.of(await service.create(session, principal.require_tenant(), data))
 
@@ -61,7 +61,7 @@ async def list_operators(
     external_id: str | None = Query(default=None, description="exact match"),
     route_id: str | None = Query(default=None, description="operators with an active link"),
     sort: str | None = Query(default=None, description="name (default), -name, created_at, …"),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     params = parse_page_params(page, per_page, limit, default_per_page=DEFAULT_PER_PAGE)
     type_value = parse_enum("type", type, [t.value for t in OperatorType])
@@ -89,7 +89,7 @@ async def list_operators(
 async def sync_operators(
     principal: Principal = Depends(tenant_principal(Permission.SYNC_OPERATORS)),
     batch: SyncBatch[OperatorSyncItem] = Depends(sync_body(OperatorSyncItem)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> SyncResultRead:
     return await service.sync(session, principal.require_tenant(), batch)
 
@@ -98,7 +98,7 @@ async def sync_operators(
 async def get_operator(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> OperatorDetailRead:
     operator, routes = await service.detail(
         session, principal.require_tenant(), parse_uuid("id", id)
@@ -111,7 +111,7 @@ async def update_operator(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
     data: OperatorUpdate = Depends(json_body(OperatorUpdate, OPERATOR_IMMUTABLE)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> OperatorRead:
     operator = await service.update_operator(
         session, principal.require_tenant(), parse_uuid("id", id), data
@@ -123,7 +123,7 @@ async def update_operator(
 async def delete_operator(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     await service.deactivate(session, principal.require_tenant(), parse_uuid("id", id))
     return Response(status_code=204)

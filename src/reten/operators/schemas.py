@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from reten.kit.casing import Spelling, normalise_keys
 from reten.kit.errors import ValidationFailed
-from reten.kit.jsonbody import details_from, humanise, parse_object
+from reten.kit.jsonbody import NUL_MESSAGE, details_from, humanise, nul_paths, parse_object
 from reten.kit.schemas import InputModel, Name255, ReadModel, Timestamp
 from reten.kit.validators import E164, Email, Metadata, NoNull, join_name
 from reten.operators.models import Operator, OperatorType
@@ -149,25 +149,6 @@ class SyncResultRead(ReadModel):
     total: int
 
 
-NUL_MESSAGE = "must not contain NUL characters"
-
-
-def _nul_paths(value: Any, path: str) -> Iterator[str]:
-    # PostgreSQL refuses U+0000 in text and in JSONB: catch it here as a 400, not a 500.
-    if isinstance(value, str):
-        if "\x00" in value:
-            yield path
-    elif isinstance(value, dict):
-        for key, child in value.items():
-            child_path = f"{path}.{key}" if path else str(key)
-            if "\x00" in key:
-                yield child_path
-            yield from _nul_paths(child, child_path)
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from _nul_paths(child, f"{path}[{index}]")
-
-
 def json_body(
     model: type[ModelT], immutable: tuple[str, ...] = ()
 ) -> Callable[[Request], Awaitable[ModelT]]:
@@ -190,7 +171,7 @@ def parse_body(
     model: type[ModelT], data: dict[str, Any], immutable: tuple[str, ...] = ()
 ) -> ModelT:
     """A request body: NUL characters, immutable fields and schema problems reported together."""
-    problems = [{"field": path, "message": NUL_MESSAGE} for path in _nul_paths(data, "")]
+    problems = [{"field": path, "message": NUL_MESSAGE} for path in nul_paths(data, "")]
     normalised, spelling = normalise_keys(data, FREEFORM)
     problems.extend(
         {"field": spelling.keys.get(name, name), "message": "is immutable"}
@@ -249,7 +230,7 @@ def parse_sync_batch(model: type[ModelT], data: dict[str, Any]) -> SyncBatch[Mod
     originals = data[spelling.keys["items"]]  # as sent, for paths spelled the caller's way
     batch: SyncBatch[ModelT] = SyncBatch(items=[], spelling=spelling)
     for index, raw in enumerate(raw_items):
-        nul = list(_nul_paths(originals[index], f"items[{index}]"))
+        nul = list(nul_paths(originals[index], f"items[{index}]"))
         if nul:
             batch.items.append(None)
             batch.problems.extend((index, {"field": p, "message": NUL_MESSAGE}) for p in nul)

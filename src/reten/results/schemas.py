@@ -10,7 +10,7 @@ from pydantic import AfterValidator, StringConstraints, ValidationError
 
 from reten.activities.lifecycle import ResultStatus
 from reten.kit.errors import BadRequest, ValidationFailed
-from reten.kit.jsonbody import humanise, validate_body
+from reten.kit.jsonbody import NUL_MESSAGE, humanise, nul_paths, validate_body
 from reten.kit.schemas import Bool, InputModel, Timestamp
 from reten.results.models import ContactDirection
 
@@ -85,6 +85,9 @@ def parse_result_body(raw: dict[str, Any]) -> tuple[ResultCreate, dict[str, str]
         target = canonical if len(path) == 1 else canonical["task_result"]
         target[path[-1]] = raw[flat]
         names[".".join(path)] = flat
+    problems = [{"field": p, "message": NUL_MESSAGE} for p in nul_paths(raw)]
+    if problems:
+        raise ValidationFailed(problems)
     try:
         return ResultCreate.model_validate(canonical), names
     except ValidationError as exc:

@@ -35,7 +35,7 @@ from reten.routes.schemas import (
     RouteSyncItem,
     RouteUpdate,
 )
-from reten.runtime import get_session
+from reten.runtime import DbSession
 
 router = APIRouter(prefix="/api/routes", tags=["Routes"])
 
@@ -49,7 +49,7 @@ manage_routes = tenant_principal(Permission.MANAGE_ROUTES)
 async def _path_route(
     id: str,
     principal: Principal = Depends(manage_routes),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Route:
     """The route a link endpoint acts on, resolved (404) before its body is read.
 
@@ -65,7 +65,7 @@ async def _path_route(
 async def create_route(
     principal: Principal = Depends(manage_routes),
     data: RouteCreate = Depends(json_body(RouteCreate)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> RouteDetailRead:
     return await service.create(session, principal.require_tenant(), data)
 
@@ -82,7 +82,7 @@ async def list_routes(
     operator_id: str | None = Query(default=None, description="routes with an active link"),
     commerce_id: str | None = Query(default=None, description="routes the commerce is on"),
     sort: str | None = Query(default=None, description="name (default), -name, created_at, …"),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     params = parse_page_params(page, per_page, limit, default_per_page=DEFAULT_PER_PAGE)
     filters = service.RouteFilters(
@@ -105,7 +105,7 @@ async def list_routes(
 async def sync_routes(
     principal: Principal = Depends(manage_routes),
     batch: SyncBatch[RouteSyncItem] = Depends(sync_body(RouteSyncItem)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> SyncResultRead:
     return await service.sync(session, principal.require_tenant(), batch)
 
@@ -114,7 +114,7 @@ async def sync_routes(
 async def get_route(
     id: str,
     principal: Principal = Depends(manage_routes),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> RouteDetailRead:
     return await service.detail(session, principal.require_tenant(), parse_uuid("id", id))
 
@@ -124,7 +124,7 @@ async def update_route(
     id: str,
     principal: Principal = Depends(manage_routes),
     data: RouteUpdate = Depends(json_body(RouteUpdate)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> RouteDetailRead:
     return await service.update_route(
         session, principal.require_tenant(), parse_uuid("id", id), data
@@ -135,7 +135,7 @@ async def update_route(
 async def delete_route(
     id: str,
     principal: Principal = Depends(manage_routes),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     await service.deactivate(session, principal.require_tenant(), parse_uuid("id", id))
     return Response(status_code=204)
@@ -151,7 +151,7 @@ async def add_route_operator(
     principal: Principal = Depends(manage_routes),
     route: Route = Depends(_path_route),
     data: RouteOperatorCreate = Depends(json_body(RouteOperatorCreate)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> RouteOperatorRead:
     link = await service.link_operator(session, principal.require_tenant(), route, data)
     return RouteOperatorRead.of(link)
@@ -162,7 +162,7 @@ async def remove_route_operator(
     id: str,
     operator_id: str = Path(alias="operatorId"),
     principal: Principal = Depends(manage_routes),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     await service.unlink_operator(
         session,
@@ -183,7 +183,7 @@ async def add_route_commerce(
     principal: Principal = Depends(manage_routes),
     route: Route = Depends(_path_route),
     data: RouteCommerceCreate = Depends(json_body(RouteCommerceCreate)),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> RouteCommerceRead:
     link = await service.link_commerce(session, principal.require_tenant(), route, data)
     return RouteCommerceRead.of(link)
@@ -194,7 +194,7 @@ async def remove_route_commerce(
     id: str,
     commerce_id: str = Path(alias="commerceId"),
     principal: Principal = Depends(manage_routes),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = DbSession,
 ) -> Response:
     await service.unlink_commerce(
         session,
