@@ -21,9 +21,11 @@ from reten.api_keys import service as api_keys
 from reten.app import ROUTERS
 from reten.auth.permissions import Permission, permissions_for_roles
 from tests.activities.makers import OBJECT_MAKERS as ACTIVITY_MAKERS
+from tests.activity_config.makers import OBJECT_MAKERS as ACTIVITY_CONFIG_MAKERS
 from tests.commerces.makers import OBJECT_MAKERS as COMMERCE_MAKERS
 from tests.factories import Factory, Maker, World, unique
 from tests.operators.makers import OBJECT_MAKERS as OPERATOR_MAKERS
+from tests.resolution.makers import OBJECT_MAKERS as RESOLUTION_MAKERS
 from tests.results.makers import OBJECT_MAKERS as RESULT_MAKERS
 from tests.routes.makers import OBJECT_MAKERS as ROUTE_MAKERS
 from tests.tenants.makers import OBJECT_MAKERS as TENANT_MAKERS
@@ -99,6 +101,8 @@ OBJECT_MAKERS: dict[str, Maker] = {
     "/api/activity-config/task-result-types/{id}": _result_type_ids,
     "/api/api-keys/{id}/revoke": _api_key_ids,
     **ACTIVITY_MAKERS,
+    **ACTIVITY_CONFIG_MAKERS,
+    **RESOLUTION_MAKERS,
     **RESULT_MAKERS,
     **COMMERCE_MAKERS,
     **OPERATOR_MAKERS,

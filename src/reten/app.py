@@ -24,6 +24,7 @@ from reten.kit.logging import configure_logging
 from reten.kit.middleware import RequestContextMiddleware
 from reten.migrations import upgrade
 from reten.operators.router import router as operators_router
+from reten.resolution.router import router as resolution_router
 from reten.results.router import router as results_router
 from reten.routes.router import router as routes_router
 from reten.runtime import Runtime
@@ -44,6 +45,7 @@ ROUTERS = (
     operators_router,
     routes_router,
     activities_router,
+    resolution_router,
     results_router,
     activity_config_router,
     integration_router,

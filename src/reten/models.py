@@ -20,13 +20,15 @@ from reten.tenants.models import Tenant
 from reten.users.models import Membership, RefreshToken, User
 
 __all__ = [
-    "ActivityAttribute", "ActivityTargetUser", "AttributeKey", "AttributePolicy",
-    "TargetResolutionConfig", "TargetResolutionCriteria",
     "Activity",
+    "ActivityAttribute",
     "ActivityResult",
     "ActivityStatusEvent",
+    "ActivityTargetUser",
     "Address",
     "ApiKey",
+    "AttributeKey",
+    "AttributePolicy",
     "Base",
     "Commerce",
     "CommerceAssignment",
@@ -40,6 +42,8 @@ __all__ = [
     "Route",
     "RouteCommerce",
     "RouteOperator",
+    "TargetResolutionConfig",
+    "TargetResolutionCriteria",
     "TaskDetails",
     "TaskResultType",
     "Tenant",

@@ -5,9 +5,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.activity_config import service
 from reten.activity_config.schemas import (
+    AttributeKeyRead,
+    AttributePolicyRead,
+    AttributePolicyUpsert,
+    TargetResolutionConfigCreate,
+    TargetResolutionConfigRead,
+    TargetResolutionConfigUpdate,
     TaskResultTypeCreate,
     TaskResultTypeRead,
     TaskResultTypeUpdate,
+    parse_checked,
 )
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
@@ -87,3 +94,104 @@ async def delete_task_result_type(
         return Response(status_code=204)
     body = TaskResultTypeRead.model_validate(item).model_dump_json(by_alias=True)
     return Response(content=body, status_code=200, media_type="application/json")
+
+
+# --- attribute keys and policies (§13.5–13.7) -----------------------------------------------------
+
+
+@router.get("/attribute-keys", response_model=list[AttributeKeyRead])
+async def list_attribute_keys(
+    principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
+    session: AsyncSession = DbSession,
+) -> list[AttributeKeyRead]:
+    return [AttributeKeyRead.model_validate(k) for k in await service.list_attribute_keys(session)]
+
+
+@router.get("/attribute-policies", response_model=list[AttributePolicyRead])
+async def list_attribute_policies(
+    principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
+    session: AsyncSession = DbSession,
+) -> list[AttributePolicyRead]:
+    rows = await service.list_policies(session, principal.require_tenant())
+    return [AttributePolicyRead.of(policy, key) for policy, key in rows]
+
+
+async def _policy_body(request: Request) -> AttributePolicyUpsert:
+    return parse_checked(AttributePolicyUpsert, parse_object(await request.body()))
+
+
+@router.post(
+    "/attribute-policies",
+    response_model=AttributePolicyRead,
+    summary="Create or replace the policy of one attribute key",
+    openapi_extra=openapi_body(AttributePolicyUpsert),
+)
+async def upsert_attribute_policy(
+    principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
+    data: AttributePolicyUpsert = Depends(_policy_body),
+    session: AsyncSession = DbSession,
+) -> AttributePolicyRead:
+    policy, key = await service.upsert_policy(session, principal.require_tenant(), data)
+    return AttributePolicyRead.of(policy, key)
+
+
+# --- target resolution configs (§13.8–13.11) ------------------------------------------------------
+
+
+@router.get("/target-resolution", response_model=list[TargetResolutionConfigRead])
+async def list_target_resolution_configs(
+    principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
+    session: AsyncSession = DbSession,
+) -> list[TargetResolutionConfigRead]:
+    items = await service.list_target_configs(session, principal.require_tenant())
+    return [TargetResolutionConfigRead.of(i.config, i.criteria) for i in items]
+
+
+async def _config_create_body(request: Request) -> TargetResolutionConfigCreate:
+    return parse_checked(TargetResolutionConfigCreate, parse_object(await request.body()))
+
+
+async def _config_update_body(request: Request) -> TargetResolutionConfigUpdate:
+    return parse_checked(TargetResolutionConfigUpdate, parse_object(await request.body()))
+
+
+@router.post(
+    "/target-resolution",
+    status_code=201,
+    response_model=TargetResolutionConfigRead,
+    openapi_extra=openapi_body(TargetResolutionConfigCreate),
+)
+async def create_target_resolution_config(
+    principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
+    data: TargetResolutionConfigCreate = Depends(_config_create_body),
+    session: AsyncSession = DbSession,
+) -> TargetResolutionConfigRead:
+    item = await service.create_target_config(session, principal.require_tenant(), data)
+    return TargetResolutionConfigRead.of(item.config, item.criteria)
+
+
+@router.patch(
+    "/target-resolution/{id}",
+    response_model=TargetResolutionConfigRead,
+    openapi_extra=openapi_body(TargetResolutionConfigUpdate),
+)
+async def update_target_resolution_config(
+    id: str,
+    principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
+    data: TargetResolutionConfigUpdate = Depends(_config_update_body),
+    session: AsyncSession = DbSession,
+) -> TargetResolutionConfigRead:
+    item = await service.update_target_config(
+        session, principal.require_tenant(), parse_uuid("id", id), data
+    )
+    return TargetResolutionConfigRead.of(item.config, item.criteria)
+
+
+@router.delete("/target-resolution/{id}", status_code=204)
+async def delete_target_resolution_config(
+    id: str,
+    principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
+    session: AsyncSession = DbSession,
+) -> Response:
+    await service.delete_target_config(session, principal.require_tenant(), parse_uuid("id", id))
+    return Response(status_code=204)

@@ -2,13 +2,29 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated
+from typing import Annotated, Any, Protocol, TypeVar, cast
 
-from pydantic import field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from reten.activity_config.models import ResultOutcome
+from reten.activity_config.models import (
+    AttributeKey,
+    AttributePolicy,
+    AttributeStrategy,
+    ResolverType,
+    ResultOutcome,
+    TargetResolutionConfig,
+    TargetResolutionCriteria,
+    TargetResolutionStrategy,
+)
+from reten.kit.casing import normalise_keys
+from reten.kit.errors import ValidationFailed
+from reten.kit.jsonbody import details_from
 from reten.kit.schemas import Bool, InputModel, Int, Name255, ReadModel, Timestamp
 from reten.kit.validators import NoNull
+from reten.resolution.schemas import CriteriaInput, criteria_with_priorities
+
+# Cross-field problems of a parsed body: (location in snake_case, message).
+Problems = list[tuple[tuple[str | int, ...], str]]
 
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 
@@ -47,3 +63,192 @@ class TaskResultTypeRead(ReadModel):
     sort_order: int
     created_at: Timestamp
     updated_at: Timestamp
+
+
+# --- attribute keys and policies (management-api.md §13.5–13.7) ---------------------------------
+
+
+class AttributeKeyRef(ReadModel):
+    key: str
+    label: str
+
+
+class AttributeKeyRead(ReadModel):
+    id: uuid.UUID
+    key: str
+    label: str
+    description: str | None
+
+
+class AttributePolicyUpsert(InputModel):
+    """13.7. The strategy may be sent as `strategy` or `resolution_strategy` (or both, equal)."""
+
+    attribute_key_id: Annotated[uuid.UUID, NoNull]
+    strategy: Annotated[AttributeStrategy | None, NoNull] = None
+    resolution_strategy: Annotated[AttributeStrategy | None, NoNull] = None
+    resolver_type: Annotated[ResolverType, NoNull]
+
+    @property
+    def effective_strategy(self) -> AttributeStrategy:
+        chosen = self.strategy or self.resolution_strategy
+        assert chosen is not None, "problems() refuses a body without a strategy"
+        return chosen
+
+    def problems(self) -> Problems:
+        if self.strategy is None and self.resolution_strategy is None:
+            return [(("strategy",), "is required (as strategy or resolution_strategy)")]
+        if (
+            self.strategy is not None
+            and self.resolution_strategy is not None
+            and self.strategy != self.resolution_strategy
+        ):
+            return [(("resolution_strategy",), "must equal strategy when both are given")]
+        caller_strategy = self.effective_strategy == AttributeStrategy.CALLER_PROVIDED
+        caller_resolver = self.resolver_type == ResolverType.CALLER_PROVIDED
+        if caller_strategy and not caller_resolver:
+            return [
+                (("resolver_type",), "must be CALLER_PROVIDED when the strategy is CALLER_PROVIDED")
+            ]
+        if caller_resolver and not caller_strategy:
+            return [
+                (
+                    ("resolver_type",),
+                    "must not be CALLER_PROVIDED unless the strategy is CALLER_PROVIDED",
+                )
+            ]
+        return []
+
+
+class AttributePolicyRead(ReadModel):
+    id: uuid.UUID
+    attribute_key_id: uuid.UUID
+    strategy: str
+    resolution_strategy: str
+    resolver_type: str
+    attribute_key: AttributeKeyRef
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, policy: AttributePolicy, key: AttributeKey) -> AttributePolicyRead:
+        return cls(
+            id=policy.id,
+            attribute_key_id=policy.attribute_key_id,
+            strategy=policy.resolution_strategy,
+            resolution_strategy=policy.resolution_strategy,
+            resolver_type=policy.resolver_type,
+            attribute_key=AttributeKeyRef(key=key.key, label=key.label),
+            created_at=policy.created_at,
+            updated_at=policy.updated_at,
+        )
+
+
+# --- target resolution configs (management-api.md §13.8–13.11) ----------------------------------
+
+# Priorities are stored in 32-bit integer columns.
+MAX_PRIORITY = 2**31 - 1
+Priority = Annotated[Int, Field(ge=0, le=MAX_PRIORITY)]
+MAX_CRITERIA = 10
+
+
+def _criteria_problems(criteria: list[CriteriaInput] | None) -> Problems:
+    if not criteria:
+        return []
+    problems: Problems = [
+        (("criteria", i, "priority"), f"must be at most {MAX_PRIORITY}")
+        for i, item in enumerate(criteria)
+        if item.priority is not None and item.priority > MAX_PRIORITY
+    ]
+    try:
+        criteria_with_priorities(criteria)
+    except ValueError as exc:
+        problems.append((("criteria",), str(exc)))
+    return problems
+
+
+class TargetResolutionConfigCreate(InputModel):
+    resolution_strategy: Annotated[TargetResolutionStrategy, NoNull]
+    fallback_to_commerce_rep: Annotated[Bool, NoNull] = True
+    fallback_to_owner: Annotated[Bool, NoNull] = True
+    priority: Annotated[Priority, NoNull] = 0
+    is_active: Annotated[Bool, NoNull] = True
+    criteria: Annotated[list[CriteriaInput], Field(max_length=MAX_CRITERIA), NoNull] = Field(
+        default_factory=list
+    )
+
+    def problems(self) -> Problems:
+        return _criteria_problems(self.criteria)
+
+
+class TargetResolutionConfigUpdate(InputModel):
+    """PATCH body: every field optional, none nullable; a given `criteria` replaces the list."""
+
+    resolution_strategy: Annotated[TargetResolutionStrategy | None, NoNull] = None
+    fallback_to_commerce_rep: Annotated[Bool | None, NoNull] = None
+    fallback_to_owner: Annotated[Bool | None, NoNull] = None
+    priority: Annotated[Priority | None, NoNull] = None
+    is_active: Annotated[Bool | None, NoNull] = None
+    criteria: Annotated[list[CriteriaInput] | None, Field(max_length=MAX_CRITERIA), NoNull] = None
+
+    def problems(self) -> Problems:
+        return _criteria_problems(self.criteria)
+
+
+class TargetCriteriaRead(ReadModel):
+    id: uuid.UUID
+    criteria_type: str
+    criteria_config: dict[str, Any]
+    priority: int
+
+
+class TargetResolutionConfigRead(ReadModel):
+    id: uuid.UUID
+    resolution_strategy: str
+    fallback_to_commerce_rep: bool
+    fallback_to_owner: bool
+    priority: int
+    is_active: bool
+    criteria: list[TargetCriteriaRead]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(
+        cls, config: TargetResolutionConfig, criteria: list[TargetResolutionCriteria]
+    ) -> TargetResolutionConfigRead:
+        return cls(
+            id=config.id,
+            resolution_strategy=config.resolution_strategy,
+            fallback_to_commerce_rep=config.fallback_to_commerce_rep,
+            fallback_to_owner=config.fallback_to_owner,
+            priority=config.priority,
+            is_active=config.is_active,
+            criteria=[TargetCriteriaRead.model_validate(c) for c in criteria],
+            created_at=config.created_at,
+            updated_at=config.updated_at,
+        )
+
+
+# --- parsing --------------------------------------------------------------------------------------
+
+
+class _WithProblems(Protocol):
+    def problems(self) -> Problems: ...
+
+
+ParsedT = TypeVar("ParsedT", bound=InputModel)
+
+
+def parse_checked(model: type[ParsedT], data: dict[str, Any]) -> ParsedT:
+    """Validate a body, then its cross-field rules; every field named as the caller spelled it."""
+    normalised, spelling = normalise_keys(data)
+    try:
+        parsed = model.model_validate(normalised)
+    except ValidationError as exc:
+        raise ValidationFailed(details_from(exc, spelling)) from None
+    problems = cast(_WithProblems, parsed).problems()
+    if problems:
+        raise ValidationFailed(
+            [{"field": spelling.path(loc), "message": message} for loc, message in problems]
+        )
+    return parsed

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import reten.kit.db
-from sqlalchemy import Text  # noqa: F401  (JSONB columns render with it)
+from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 revision = '0003'

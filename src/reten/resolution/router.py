@@ -1,0 +1,84 @@
+"""Resolution of one activity: retry, its target user and its attributes (§11.8–11.11)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.auth.dependencies import tenant_principal
+from reten.auth.permissions import Permission
+from reten.auth.principal import Principal
+from reten.kit.jsonbody import body_of
+from reten.kit.params import parse_uuid
+from reten.kit.responses import json_response
+from reten.kit.schemas import openapi_body
+from reten.resolution import actions, service
+from reten.resolution.endpoint_schemas import (
+    ActivityAttributeRead,
+    TargetUserAssign,
+    TargetUserRead,
+)
+from reten.runtime import DbSession
+
+router = APIRouter(prefix="/api/activities", tags=["Activities"])
+
+
+@router.patch(
+    "/{id}/retry-resolution",
+    summary="Re-run the failed resolution of an UNRESOLVED activity",
+    responses={200: {"description": "ActivityDetail"}},
+)
+async def retry_resolution(
+    id: str,
+    principal: Principal = Depends(tenant_principal(Permission.CREATE_ACTIVITY)),
+    session: AsyncSession = DbSession,
+) -> Response:
+    detail: dict[str, Any] = await actions.retry_resolution(
+        session, principal.require_tenant(), parse_uuid("id", id), principal.actor()
+    )
+    return json_response(detail)
+
+
+@router.get("/{id}/target-users", response_model=list[TargetUserRead])
+async def list_target_users(
+    id: str,
+    principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
+    session: AsyncSession = DbSession,
+) -> list[TargetUserRead]:
+    views = await service.target_users(session, principal.require_tenant(), parse_uuid("id", id))
+    return [TargetUserRead.of(v) for v in views]
+
+
+@router.patch(
+    "/{id}/target-users/{targetUserId}/resolve",
+    response_model=TargetUserRead,
+    summary="Assign the target user by hand",
+    openapi_extra=openapi_body(TargetUserAssign),
+)
+async def resolve_target_user(
+    id: str,
+    target_user_id: str = Path(alias="targetUserId"),
+    principal: Principal = Depends(tenant_principal(Permission.CREATE_ACTIVITY)),
+    data: TargetUserAssign = Depends(body_of(TargetUserAssign)),
+    session: AsyncSession = DbSession,
+) -> TargetUserRead:
+    view = await actions.assign_target_user(
+        session,
+        principal.require_tenant(),
+        parse_uuid("id", id),
+        parse_uuid("targetUserId", target_user_id),
+        data.commerce_user_id,
+    )
+    return TargetUserRead.of(view)
+
+
+@router.get("/{id}/attributes", response_model=list[ActivityAttributeRead])
+async def list_attributes(
+    id: str,
+    principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
+    session: AsyncSession = DbSession,
+) -> list[ActivityAttributeRead]:
+    rows = await service.attributes(session, principal.require_tenant(), parse_uuid("id", id))
+    return [ActivityAttributeRead.of(record, key) for record, key in rows]
