@@ -264,3 +264,10 @@ class TestRouteTable:
         app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:"))
         served = {(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops}
         assert served == {(m, p) for m, p, _, _ in ROUTES}
+
+    def test_the_api_overview_documents_every_route(self) -> None:
+        from pathlib import Path
+
+        overview = (Path(__file__).parents[1] / "docs" / "api-overview.md").read_text()
+        missing = [(m, p) for m, p, _, _ in ROUTES if f"| {m} | `{p}` |" not in overview]
+        assert missing == []
