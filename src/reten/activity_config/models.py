@@ -78,6 +78,9 @@ class AttributePolicy(IdMixin, TimestampMixin, TenantScoped, Base):
     )
     resolution_strategy: Mapped[str] = mapped_column(String(16), nullable=False)
     resolver_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    # CLIENT_HOOK: the tenant's endpoint that computes this attribute, and how long to wait.
+    hook_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    hook_timeout_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class TargetResolutionConfig(IdMixin, TimestampMixin, TenantScoped, Base):
