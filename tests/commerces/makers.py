@@ -2,6 +2,52 @@
 
 from __future__ import annotations
 
-from tests.factories import Maker
+from reten.commerces import service
+from reten.commerces.schemas import CommerceCreate
+from tests.factories import Factory, Maker, World, unique
 
-OBJECT_MAKERS: dict[str, Maker] = {}
+
+async def commerce_with_children(factory: Factory, world: World) -> dict[str, str]:
+    """A commerce with an address and a user holding OWNER and one contact; every path id."""
+    data = CommerceCreate.model_validate(
+        {
+            "external_id": unique("C"),
+            "name": "Victim store",
+            "addresses": [{"source_ref": "main", "street": "Main St", "is_primary": True}],
+            "users": [
+                {
+                    "external_id": "u-1",
+                    "name": "Maria Garcia",
+                    "roles": ["OWNER"],
+                    "contacts": [{"contact_type": "PHONE", "value": "+56912345678"}],
+                }
+            ],
+        }
+    )
+    async with factory.db.sessionmaker() as session:
+        bundle = await service.create(session, world.tenant_id, data)
+    user = bundle.users[0]
+    return {
+        "id": str(bundle.commerce.id),
+        "commerceId": str(bundle.commerce.id),
+        "addressId": str(bundle.addresses[0].id),
+        "userId": str(user.user.id),
+        "role": "OWNER",
+        "contactId": str(user.contacts[0].id),
+    }
+
+
+OBJECT_MAKERS: dict[str, Maker] = {
+    path: commerce_with_children
+    for path in (
+        "/api/commerces/{id}",
+        "/api/commerces/{commerceId}/addresses",
+        "/api/commerces/{commerceId}/addresses/{addressId}",
+        "/api/commerces/{commerceId}/users",
+        "/api/commerces/{commerceId}/users/{userId}",
+        "/api/commerces/{commerceId}/users/{userId}/roles",
+        "/api/commerces/{commerceId}/users/{userId}/roles/{role}",
+        "/api/commerces/{commerceId}/users/{userId}/contacts",
+        "/api/commerces/{commerceId}/users/{userId}/contacts/{contactId}",
+    )
+}

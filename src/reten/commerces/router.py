@@ -1,5 +1,463 @@
+"""Commerce endpoints (management-api.md §8): parse, call one service function, answer a schema.
+
+Check order (§1.6): credentials and permission come from the first dependency; path, query and
+body syntax next; then the objects named by the path. Three endpoints whose body has required
+fields (POST addresses, roles, contacts) resolve the path objects before reading the body, so an
+id of another tenant answers 404 whatever is sent (see docs/commerces.md).
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.auth.dependencies import tenant_principal
+from reten.auth.permissions import Permission
+from reten.auth.principal import Principal
+from reten.commerces import service
+from reten.commerces.models import Commerce, CommerceUser, CommerceUserRole
+from reten.commerces.schemas import (
+    AddressCreate,
+    AddressRead,
+    AddressUpdate,
+    CommerceCreate,
+    CommerceDetailRead,
+    CommercePage,
+    CommerceRead,
+    CommerceUpdate,
+    CommerceUserInput,
+    CommerceUserRead,
+    CommerceUserUpdate,
+    ContactCreate,
+    ContactRead,
+    ContactUpdate,
+    RoleInput,
+    SyncBatch,
+    SyncBody,
+    SyncResultRead,
+    parse_input,
+    parse_sync,
+)
+from reten.kit.errors import AppError, ValidationFailed
+from reten.kit.jsonbody import parse_object
+from reten.kit.listing import parse_search
+from reten.kit.pagination import page_envelope, parse_page_params
+from reten.kit.params import parse_bool, parse_uuid
+from reten.kit.responses import json_response
+from reten.kit.schemas import InputModel, openapi_body
+from reten.runtime import DbSession
 
 router = APIRouter(prefix="/api/commerces", tags=["Commerces"])
+
+manage = tenant_principal(Permission.MANAGE_COMMERCES)
+sync_access = tenant_principal(Permission.SYNC_COMMERCES)
+
+ModelT = TypeVar("ModelT", bound=InputModel)
+IMMUTABLE = "is immutable"
+
+
+def _body(
+    model: type[ModelT], refused: Mapping[str, str] | None = None
+) -> Callable[[Request], Awaitable[ModelT]]:
+    async def dependency(request: Request) -> ModelT:
+        return parse_input(model, parse_object(await request.body()), refused=refused)
+
+    return dependency
+
+
+async def _sync_body(request: Request) -> SyncBatch:
+    raw = await request.body()
+    return parse_sync(parse_object(raw), may_hold_nul=b"u0000" in raw)
+
+
+def _detail(bundle: service.CommerceBundle) -> CommerceDetailRead:
+    return CommerceDetailRead(
+        **CommerceRead.fields_of(bundle.commerce),
+        addresses=[AddressRead.of(a) for a in bundle.addresses],
+        users=[_user(u) for u in bundle.users],
+    )
+
+
+def _user(bundle: service.UserBundle) -> CommerceUserRead:
+    return CommerceUserRead.of(bundle.user, bundle.roles, bundle.contacts)
+
+
+def _role(raw: str) -> CommerceUserRole:
+    try:
+        return CommerceUserRole(raw)
+    except ValueError:
+        raise ValidationFailed.one(
+            "role", f"must be one of {', '.join(r.value for r in CommerceUserRole)}"
+        ) from None
+
+
+class _MethodNotAllowed(AppError):
+    status_code = 405
+
+
+async def _commerce_id(request: Request, id: str = Path()) -> uuid.UUID:
+    # `/api/commerces/sync` is a literal path that only takes POST (§2: literal segments win
+    # over :id), so GET, PATCH and DELETE on it are 405, not "id must be a UUID".
+    if id == "sync":
+        raise _MethodNotAllowed(
+            f"Method {request.method} not allowed on {request.url.path}",
+            headers={"Allow": "POST"},
+        )
+    return parse_uuid("id", id)
+
+
+# Path objects resolved before the body is read (see the module docstring).
+
+
+async def _path_commerce(
+    commerce_id: str = Path(alias="commerceId"),
+    principal: Principal = Depends(manage),
+    session: AsyncSession = DbSession,
+) -> Commerce:
+    return await service.get_commerce(
+        session, principal.require_tenant(), parse_uuid("commerceId", commerce_id)
+    )
+
+
+async def _path_user(
+    commerce_id: str = Path(alias="commerceId"),
+    user_id: str = Path(alias="userId"),
+    principal: Principal = Depends(manage),
+    session: AsyncSession = DbSession,
+) -> CommerceUser:
+    commerce_uuid = parse_uuid("commerceId", commerce_id)
+    user_uuid = parse_uuid("userId", user_id)
+    return await service.get_user(session, principal.require_tenant(), commerce_uuid, user_uuid)
+
+
+# --- commerces ---------------------------------------------------------------------------------
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CommerceDetailRead,
+    summary="Create a commerce (with its addresses and users)",
+    openapi_extra=openapi_body(CommerceCreate),
+)
+async def create_commerce(
+    principal: Principal = Depends(manage),
+    data: CommerceCreate = Depends(_body(CommerceCreate)),
+    session: AsyncSession = DbSession,
+) -> CommerceDetailRead:
+    return _detail(await service.create(session, principal.require_tenant(), data))
+
+
+@router.get("", response_model=CommercePage, summary="List commerces (paginated)")
+async def list_commerces(
+    principal: Principal = Depends(manage),
+    page: str | None = Query(default=None),
+    per_page: str | None = Query(default=None),
+    limit: str | None = Query(default=None),
+    search: str | None = Query(default=None, description="name or external id, substring"),
+    external_id: str | None = Query(default=None),
+    global_external_id: str | None = Query(default=None),
+    tax_id: str | None = Query(default=None),
+    is_active: str | None = Query(default=None),
+    is_placeholder: str | None = Query(default=None),
+    route_id: str | None = Query(default=None, description="commerces assigned to the route"),
+    sort: str | None = Query(
+        default=None, description="name (default), -name, created_at, -created_at"
+    ),
+    session: AsyncSession = DbSession,
+) -> Response:
+    params = parse_page_params(page, per_page, limit, default_per_page=25)
+    filters = service.CommerceFilters(
+        search=parse_search(search),
+        external_id=external_id,
+        global_external_id=global_external_id,
+        tax_id=tax_id,
+        is_active=parse_bool("is_active", is_active),
+        is_placeholder=parse_bool("is_placeholder", is_placeholder),
+        route_id=parse_uuid("route_id", route_id) if route_id is not None else None,
+    )
+    rows, total, estimate = await service.list_commerces(
+        session, principal.require_tenant(), filters, sort=sort, page=params
+    )
+    data = [CommerceRead.of(c).model_dump(mode="json", by_alias=True) for c in rows]
+    return json_response(page_envelope(data, params, total, estimate=estimate))
+
+
+@router.post(
+    "/sync",
+    status_code=201,
+    response_model=SyncResultRead,
+    summary="Create or update up to 1000 commerces, all or nothing",
+    openapi_extra=openapi_body(SyncBody),
+)
+async def sync_commerces(
+    principal: Principal = Depends(sync_access),
+    batch: SyncBatch = Depends(_sync_body),
+    session: AsyncSession = DbSession,
+) -> SyncResultRead:
+    result = await service.sync(session, principal.require_tenant(), batch)
+    return SyncResultRead(created=result.created, updated=result.updated, total=result.total)
+
+
+@router.get("/{id}", response_model=CommerceDetailRead, summary="A commerce with its children")
+async def get_commerce(
+    principal: Principal = Depends(manage),
+    commerce_id: uuid.UUID = Depends(_commerce_id),
+    session: AsyncSession = DbSession,
+) -> CommerceDetailRead:
+    bundle = await service.get_detail(session, principal.require_tenant(), commerce_id)
+    return _detail(bundle)
+
+
+@router.patch(
+    "/{id}",
+    response_model=CommerceDetailRead,
+    summary="Update a commerce",
+    openapi_extra=openapi_body(CommerceUpdate),
+)
+async def update_commerce(
+    principal: Principal = Depends(manage),
+    commerce_id: uuid.UUID = Depends(_commerce_id),
+    data: CommerceUpdate = Depends(
+        _body(CommerceUpdate, {"external_id": IMMUTABLE, "is_placeholder": IMMUTABLE})
+    ),
+    session: AsyncSession = DbSession,
+) -> CommerceDetailRead:
+    bundle = await service.update_commerce(session, principal.require_tenant(), commerce_id, data)
+    return _detail(bundle)
+
+
+@router.delete("/{id}", status_code=204, summary="Deactivate a commerce (idempotent)")
+async def deactivate_commerce(
+    principal: Principal = Depends(manage),
+    commerce_id: uuid.UUID = Depends(_commerce_id),
+    session: AsyncSession = DbSession,
+) -> Response:
+    await service.deactivate(session, principal.require_tenant(), commerce_id)
+    return Response(status_code=204)
+
+
+# --- addresses ---------------------------------------------------------------------------------
+
+
+@router.post(
+    "/{commerceId}/addresses",
+    status_code=201,
+    response_model=AddressRead,
+    summary="Add an address",
+    openapi_extra=openapi_body(AddressCreate),
+)
+async def create_address(
+    principal: Principal = Depends(manage),
+    commerce: Commerce = Depends(_path_commerce),
+    data: AddressCreate = Depends(_body(AddressCreate)),
+    session: AsyncSession = DbSession,
+) -> AddressRead:
+    address = await service.add_address(session, principal.require_tenant(), commerce, data)
+    return AddressRead.of(address)
+
+
+@router.patch(
+    "/{commerceId}/addresses/{addressId}",
+    response_model=AddressRead,
+    summary="Update an address",
+    openapi_extra=openapi_body(AddressUpdate),
+)
+async def update_address(
+    principal: Principal = Depends(manage),
+    commerce_id: str = Path(alias="commerceId"),
+    address_id: str = Path(alias="addressId"),
+    data: AddressUpdate = Depends(
+        _body(AddressUpdate, {"source": IMMUTABLE, "source_ref": IMMUTABLE})
+    ),
+    session: AsyncSession = DbSession,
+) -> AddressRead:
+    address = await service.update_address(
+        session,
+        principal.require_tenant(),
+        parse_uuid("commerceId", commerce_id),
+        parse_uuid("addressId", address_id),
+        data,
+    )
+    return AddressRead.of(address)
+
+
+@router.delete(
+    "/{commerceId}/addresses/{addressId}",
+    status_code=204,
+    summary="Delete an address permanently",
+)
+async def delete_address(
+    principal: Principal = Depends(manage),
+    commerce_id: str = Path(alias="commerceId"),
+    address_id: str = Path(alias="addressId"),
+    session: AsyncSession = DbSession,
+) -> Response:
+    await service.delete_address(
+        session,
+        principal.require_tenant(),
+        parse_uuid("commerceId", commerce_id),
+        parse_uuid("addressId", address_id),
+    )
+    return Response(status_code=204)
+
+
+# --- commerce users and roles ------------------------------------------------------------------
+
+
+@router.post(
+    "/{commerceId}/users",
+    status_code=201,
+    response_model=CommerceUserRead,
+    summary="Add a commerce user (with roles and contacts)",
+    openapi_extra=openapi_body(CommerceUserInput),
+)
+async def create_user(
+    principal: Principal = Depends(manage),
+    commerce_id: str = Path(alias="commerceId"),
+    data: CommerceUserInput = Depends(_body(CommerceUserInput)),
+    session: AsyncSession = DbSession,
+) -> CommerceUserRead:
+    bundle = await service.add_user(
+        session, principal.require_tenant(), parse_uuid("commerceId", commerce_id), data
+    )
+    return _user(bundle)
+
+
+_USER_REFUSED = {
+    "source": IMMUTABLE,
+    "roles": "cannot be changed here; use POST or DELETE /api/commerces/:commerceId/users/:userId/roles",
+    "contacts": "cannot be changed here; use /api/commerces/:commerceId/users/:userId/contacts",
+}
+
+
+@router.patch(
+    "/{commerceId}/users/{userId}",
+    response_model=CommerceUserRead,
+    summary="Update a commerce user",
+    openapi_extra=openapi_body(CommerceUserUpdate),
+)
+async def update_user(
+    principal: Principal = Depends(manage),
+    commerce_id: str = Path(alias="commerceId"),
+    user_id: str = Path(alias="userId"),
+    data: CommerceUserUpdate = Depends(_body(CommerceUserUpdate, _USER_REFUSED)),
+    session: AsyncSession = DbSession,
+) -> CommerceUserRead:
+    bundle = await service.update_user(
+        session,
+        principal.require_tenant(),
+        parse_uuid("commerceId", commerce_id),
+        parse_uuid("userId", user_id),
+        data,
+    )
+    return _user(bundle)
+
+
+@router.post(
+    "/{commerceId}/users/{userId}/roles",
+    status_code=201,
+    response_model=CommerceUserRead,
+    summary="Give a commerce user a role (idempotent)",
+    openapi_extra=openapi_body(RoleInput),
+)
+async def add_role(
+    principal: Principal = Depends(manage),
+    user: CommerceUser = Depends(_path_user),
+    data: RoleInput = Depends(_body(RoleInput)),
+    session: AsyncSession = DbSession,
+) -> CommerceUserRead:
+    return _user(await service.add_role(session, principal.require_tenant(), user, data.role))
+
+
+@router.delete(
+    "/{commerceId}/users/{userId}/roles/{role}",
+    status_code=204,
+    summary="Take a role from a commerce user",
+)
+async def remove_role(
+    role: str,
+    principal: Principal = Depends(manage),
+    commerce_id: str = Path(alias="commerceId"),
+    user_id: str = Path(alias="userId"),
+    session: AsyncSession = DbSession,
+) -> Response:
+    commerce_uuid = parse_uuid("commerceId", commerce_id)
+    user_uuid = parse_uuid("userId", user_id)
+    await service.remove_role(
+        session, principal.require_tenant(), commerce_uuid, user_uuid, _role(role)
+    )
+    return Response(status_code=204)
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/{commerceId}/users/{userId}/contacts",
+    status_code=201,
+    response_model=ContactRead,
+    summary="Add a contact to a commerce user",
+    openapi_extra=openapi_body(ContactCreate),
+)
+async def create_contact(
+    principal: Principal = Depends(manage),
+    user: CommerceUser = Depends(_path_user),
+    data: ContactCreate = Depends(_body(ContactCreate)),
+    session: AsyncSession = DbSession,
+) -> ContactRead:
+    contact = await service.add_contact(session, principal.require_tenant(), user, data)
+    return ContactRead.of(contact)
+
+
+@router.patch(
+    "/{commerceId}/users/{userId}/contacts/{contactId}",
+    response_model=ContactRead,
+    summary="Update a contact",
+    openapi_extra=openapi_body(ContactUpdate),
+)
+async def update_contact(
+    principal: Principal = Depends(manage),
+    commerce_id: str = Path(alias="commerceId"),
+    user_id: str = Path(alias="userId"),
+    contact_id: str = Path(alias="contactId"),
+    data: ContactUpdate = Depends(
+        _body(ContactUpdate, {"contact_type": IMMUTABLE, "source": IMMUTABLE})
+    ),
+    session: AsyncSession = DbSession,
+) -> ContactRead:
+    contact = await service.update_contact(
+        session,
+        principal.require_tenant(),
+        parse_uuid("commerceId", commerce_id),
+        parse_uuid("userId", user_id),
+        parse_uuid("contactId", contact_id),
+        data,
+    )
+    return ContactRead.of(contact)
+
+
+@router.delete(
+    "/{commerceId}/users/{userId}/contacts/{contactId}",
+    status_code=204,
+    summary="Delete a contact permanently",
+)
+async def delete_contact(
+    principal: Principal = Depends(manage),
+    commerce_id: str = Path(alias="commerceId"),
+    user_id: str = Path(alias="userId"),
+    contact_id: str = Path(alias="contactId"),
+    session: AsyncSession = DbSession,
+) -> Response:
+    await service.delete_contact(
+        session,
+        principal.require_tenant(),
+        parse_uuid("commerceId", commerce_id),
+        parse_uuid("userId", user_id),
+        parse_uuid("contactId", contact_id),
+    )
+    return Response(status_code=204)
