@@ -71,6 +71,7 @@ class TestPolicyUpsert:
                 "attribute_key_id": ids["promotions"],
                 "strategy": "ON_DISPATCH",
                 "resolver_type": "CLIENT_HOOK",
+                "hook_url": "https://hooks.example.test/promotions",
             },
         )
         assert response.status_code == 200, response.text
@@ -81,8 +82,10 @@ class TestPolicyUpsert:
         assert body["attributeKey"] == {"key": "promotions", "label": "Promotions"}
         assert set(body) == {
             "id", "attributeKeyId", "strategy", "resolutionStrategy", "resolverType",
-            "attributeKey", "createdAt", "updatedAt",
+            "hookUrl", "hookTimeoutMs", "attributeKey", "createdAt", "updatedAt",
         }  # fmt: skip
+        assert body["hookUrl"] == "https://hooks.example.test/promotions"
+        assert body["hookTimeoutMs"] == 3000
         assert re.match(TIMESTAMP, body["createdAt"]) and re.match(TIMESTAMP, body["updatedAt"])
 
     async def test_a_second_post_for_the_key_updates_the_same_policy(
@@ -119,7 +122,7 @@ class TestPolicyUpsert:
         response = await caller.post(
             POLICIES,
             {"attributeKeyId": ids["promotions"], "resolutionStrategy": "UPFRONT",
-             "resolverType": "CLIENT_HOOK"},
+             "resolverType": "INTERNAL_SERVICE"},
         )  # fmt: skip
         assert response.status_code == 200, response.text
         assert response.json()["resolutionStrategy"] == "UPFRONT"
@@ -207,10 +210,14 @@ class TestPolicyUpsert:
         caller = await admin(client, factory)
         bad = await caller.post(
             POLICIES,
-            {"attribute_key_id": "nope", "strategy": "UPFRONT", "resolver_type": "CLIENT_HOOK"},
+            {
+                "attribute_key_id": "nope",
+                "strategy": "UPFRONT",
+                "resolver_type": "INTERNAL_SERVICE",
+            },
         )
         missing = await caller.post(
-            POLICIES, {"strategy": "UPFRONT", "resolver_type": "CLIENT_HOOK"}
+            POLICIES, {"strategy": "UPFRONT", "resolver_type": "INTERNAL_SERVICE"}
         )
         assert bad.status_code == missing.status_code == 400
         assert fields(bad) == fields(missing) == ["attribute_key_id"]
@@ -220,7 +227,7 @@ class TestPolicyUpsert:
         response = await caller.post(
             POLICIES,
             {"attribute_key_id": str(uuid.uuid4()), "strategy": "UPFRONT",
-             "resolver_type": "CLIENT_HOOK"},
+             "resolver_type": "INTERNAL_SERVICE"},
         )  # fmt: skip
         assert response.status_code == 404
         assert response.json()["message"] == "Attribute key not found"
@@ -242,7 +249,7 @@ class TestPolicyUpsert:
         response = await fde.post(
             POLICIES,
             {"attribute_key_id": ids["promotions"], "strategy": "UPFRONT",
-             "resolver_type": "CLIENT_HOOK"},
+             "resolver_type": "INTERNAL_SERVICE"},
         )  # fmt: skip
         assert response.status_code == 403
         assert response.json()["message"] == (
@@ -261,7 +268,7 @@ class TestPolicyUpsert:
                     {
                         "attribute_key_id": ids["promotions"],
                         "strategy": strategy,
-                        "resolver_type": "CLIENT_HOOK",
+                        "resolver_type": "INTERNAL_SERVICE",
                     },
                 )
                 for strategy in ("UPFRONT", "ON_DISPATCH", "UPFRONT", "ON_DISPATCH")
@@ -290,13 +297,13 @@ class TestPolicyList:
             response = await caller.post(
                 POLICIES,
                 {"attribute_key_id": ids[key], "strategy": "UPFRONT",
-                 "resolver_type": "CLIENT_HOOK"},
+                 "resolver_type": "INTERNAL_SERVICE"},
             )  # fmt: skip
             assert response.status_code == 200
         await other.post(
             POLICIES,
             {"attribute_key_id": ids["primary_contact"], "strategy": "UPFRONT",
-             "resolver_type": "CLIENT_HOOK"},
+             "resolver_type": "INTERNAL_SERVICE"},
         )  # fmt: skip
         listed = (await caller.get(POLICIES)).json()
         assert [p["attributeKey"]["key"] for p in listed] == ["commerce_info", "promotions"]

@@ -80,7 +80,7 @@ class TestTheSet:
 
 
 # strategy, resolver, what is sent → status, resolverType, value, errorMessage
-NO_HOOK = "CLIENT_HOOK resolver not available"
+NO_HOOK = "CLIENT_HOOK has no endpoint configured"
 MATRIX: list[tuple[str, str, dict[str, Any] | None, str, str, Any, str | None]] = [
     ("UPFRONT", "INTERNAL_SERVICE", None, "RESOLVED", "INTERNAL_SERVICE", "INFO", None),
     ("UPFRONT", "INTERNAL_SERVICE", {"fallback": "fb"}, "RESOLVED", "INTERNAL_SERVICE", "INFO", None),

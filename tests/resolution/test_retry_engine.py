@@ -184,7 +184,7 @@ class TestRetryAttributes:
         assert detail is not None
         await set_policy(db, world, "commerce_info", "UPFRONT", "INTERNAL_SERVICE")
         assert await run(db, activity_id) == (
-            "Could not resolve attribute commerce_info (CLIENT_HOOK resolver not available)"
+            "Could not resolve attribute commerce_info (CLIENT_HOOK has no endpoint configured)"
         )
 
     async def test_a_caller_provided_attribute_without_value_stays_failed(
@@ -231,12 +231,13 @@ class TestDispatchEntryPoints:
         assert await run(db, activity_id, resolution.resolve_for_dispatch) == (
             "Could not resolve target user "
             "(no active commerce user matches the criteria or the fallbacks), "
-            "attribute promotions (CLIENT_HOOK resolver not available)"
+            "attribute promotions (CLIENT_HOOK has no endpoint configured)"
         )
         owner = await add_user(db, world, ["OWNER"])
         detail = await run(db, activity_id, resolution.resolve_for_dispatch)
         assert (
-            detail == "Could not resolve attribute promotions (CLIENT_HOOK resolver not available)"
+            detail
+            == "Could not resolve attribute promotions (CLIENT_HOOK has no endpoint configured)"
         )
         target = await target_of(db, world, activity_id)
         assert target is not None and target.commerce_user_id == owner

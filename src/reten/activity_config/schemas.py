@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Annotated, Any, Protocol, TypeVar, cast
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -16,6 +17,7 @@ from reten.activity_config.models import (
     TargetResolutionCriteria,
     TargetResolutionStrategy,
 )
+from reten.config import Environment, get_settings
 from reten.kit.casing import normalise_keys
 from reten.kit.errors import ValidationFailed
 from reten.kit.jsonbody import details_from
@@ -80,13 +82,75 @@ class AttributeKeyRead(ReadModel):
     description: str | None
 
 
+MAX_HOOK_URL = 2000
+MIN_HOOK_TIMEOUT_MS = 100
+MAX_HOOK_TIMEOUT_MS = 10_000
+DEFAULT_HOOK_TIMEOUT_MS = 3000
+HookTimeoutMs = Annotated[Int, Field(ge=MIN_HOOK_TIMEOUT_MS, le=MAX_HOOK_TIMEOUT_MS)]
+
+
+def hook_url_problem(url: str, environment: Environment) -> str | None:
+    """Why `url` cannot be a CLIENT_HOOK endpoint, or None when it can.
+
+    An absolute `https://` URL with a host and no userinfo; `http://` too in development."""
+    schemes = ("https", "http") if environment == Environment.DEVELOPMENT else ("https",)
+    expected = (
+        "an absolute http:// or https:// URL" if len(schemes) == 2 else ("an absolute https:// URL")
+    )
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return f"must be {expected}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        return f"must be {expected}"
+    if parts.scheme.lower() not in schemes or not parts.hostname:
+        return f"must be {expected}"
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return "must not contain a user name or password"
+    return None
+
+
+def hook_problems(
+    resolver_type: ResolverType,
+    hook_url: str | None,
+    hook_timeout_ms: int | None,
+    environment: Environment,
+) -> Problems:
+    """The 13.7 rules of `hook_url` and `hook_timeout_ms` for `resolver_type`."""
+    if resolver_type != ResolverType.CLIENT_HOOK:
+        problems: Problems = []
+        if hook_url is not None:
+            problems.append((("hook_url",), "must be absent unless resolver_type is CLIENT_HOOK"))
+        if hook_timeout_ms is not None:
+            problems.append(
+                (("hook_timeout_ms",), "must be absent unless resolver_type is CLIENT_HOOK")
+            )
+        return problems
+    if hook_url is None:
+        return [(("hook_url",), "is required when resolver_type is CLIENT_HOOK")]
+    problem = hook_url_problem(hook_url, environment)
+    return [(("hook_url",), problem)] if problem else []
+
+
 class AttributePolicyUpsert(InputModel):
-    """13.7. The strategy may be sent as `strategy` or `resolution_strategy` (or both, equal)."""
+    """13.7. The strategy may be sent as `strategy` or `resolution_strategy` (or both, equal).
+
+    `hook_url` and `hook_timeout_ms` belong to CLIENT_HOOK policies only (see hook_problems)."""
 
     attribute_key_id: Annotated[uuid.UUID, NoNull]
     strategy: Annotated[AttributeStrategy | None, NoNull] = None
     resolution_strategy: Annotated[AttributeStrategy | None, NoNull] = None
     resolver_type: Annotated[ResolverType, NoNull]
+    hook_url: Annotated[str, Field(min_length=1, max_length=MAX_HOOK_URL)] | None = None
+    hook_timeout_ms: HookTimeoutMs | None = None
+
+    @property
+    def effective_hook_timeout_ms(self) -> int | None:
+        """The timeout to store: the given one, or the default when a hook is configured."""
+        if self.resolver_type != ResolverType.CLIENT_HOOK or self.hook_url is None:
+            return None
+        return self.hook_timeout_ms or DEFAULT_HOOK_TIMEOUT_MS
 
     @property
     def effective_strategy(self) -> AttributeStrategy:
@@ -116,7 +180,9 @@ class AttributePolicyUpsert(InputModel):
                     "must not be CALLER_PROVIDED unless the strategy is CALLER_PROVIDED",
                 )
             ]
-        return []
+        return hook_problems(
+            self.resolver_type, self.hook_url, self.hook_timeout_ms, get_settings().env
+        )
 
 
 class AttributePolicyRead(ReadModel):
@@ -125,6 +191,8 @@ class AttributePolicyRead(ReadModel):
     strategy: str
     resolution_strategy: str
     resolver_type: str
+    hook_url: str | None
+    hook_timeout_ms: int | None
     attribute_key: AttributeKeyRef
     created_at: Timestamp
     updated_at: Timestamp
@@ -137,6 +205,8 @@ class AttributePolicyRead(ReadModel):
             strategy=policy.resolution_strategy,
             resolution_strategy=policy.resolution_strategy,
             resolver_type=policy.resolver_type,
+            hook_url=policy.hook_url,
+            hook_timeout_ms=policy.hook_timeout_ms,
             attribute_key=AttributeKeyRef(key=key.key, label=key.label),
             created_at=policy.created_at,
             updated_at=policy.updated_at,

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reten.activity_config.models import (
     AttributeKey,
     AttributePolicy,
+    ResolverType,
     TargetResolutionConfig,
     TargetResolutionCriteria,
     TaskResultType,
@@ -175,6 +176,9 @@ async def upsert_policy(
     """Create or replace the tenant's policy for one attribute key (one per key per tenant)."""
     strategy = data.effective_strategy.value
     resolver = data.resolver_type.value
+    # Hook settings belong to CLIENT_HOOK policies only; any other resolver clears them.
+    hook_url = data.hook_url if data.resolver_type == ResolverType.CLIENT_HOOK else None
+    hook_timeout_ms = data.effective_hook_timeout_ms
     repo = TenantRepository(session, tenant_id)
     # Two attempts: when a concurrent upsert inserts the key's policy between our read and our
     # insert, the unique constraint refuses ours and the second pass updates theirs. Each pass
@@ -195,11 +199,15 @@ async def upsert_policy(
                     attribute_key_id=key.id,
                     resolution_strategy=strategy,
                     resolver_type=resolver,
+                    hook_url=hook_url,
+                    hook_timeout_ms=hook_timeout_ms,
                 )
             )
         else:
             policy.resolution_strategy = strategy
             policy.resolver_type = resolver
+            policy.hook_url = hook_url
+            policy.hook_timeout_ms = hook_timeout_ms
         try:
             await session.commit()
         except IntegrityError:

@@ -6,11 +6,14 @@ what it returned. Each function takes the tenant explicitly and scopes every que
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +34,10 @@ from reten.resolution.models import ActivityTargetUser, LockReason
 
 # --- attributes ----------------------------------------------------------------------------------
 
-CLIENT_HOOK_UNAVAILABLE = "CLIENT_HOOK resolver not available"
+HOOK_NOT_CONFIGURED = "CLIENT_HOOK has no endpoint configured"
+HOOK_BAD_ANSWER = 'CLIENT_HOOK answer is not a JSON object with "value"'
+# The most of a hook's answer that is read; a longer answer is refused.
+MAX_HOOK_ANSWER_BYTES = 64 * 1024
 VALUE_NOT_PROVIDED = "value not provided"
 NO_PRIMARY_CONTACT = "no primary contact"
 NO_PROMOTIONS_SOURCE = "no data source for promotions"
@@ -133,13 +139,98 @@ INTERNAL_RESOLVERS: dict[str, InternalResolver] = {
 }
 
 
-async def resolve_attribute(resolver_type: str, key: str, ctx: AttributeContext) -> Any:
-    """The value of `key` by `resolver_type`; raises ResolverError with the reason otherwise."""
+@dataclass(frozen=True)
+class Hook:
+    """A tenant's CLIENT_HOOK endpoint for one attribute key (its AttributePolicy)."""
+
+    url: str
+    timeout_ms: int
+
+
+async def _read_capped(response: httpx.Response) -> bytes | None:
+    """The body, or None when it is longer than MAX_HOOK_ANSWER_BYTES (the rest is not read)."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_HOOK_ANSWER_BYTES:
+            return None
+    return bytes(body)
+
+
+async def _post_hook(hook: Hook, payload: dict[str, Any]) -> tuple[int, bytes | None]:
+    timeout = hook.timeout_ms / 1000
+    # A client per call: hooks are rare next to the database work of a run, and a client shared
+    # across event loops (tests, workers) would hold connections bound to a dead loop.
+    async with (
+        httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+        client.stream(
+            "POST",
+            hook.url,
+            content=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        ) as response,
+    ):
+        if not 200 <= response.status_code < 300:
+            return response.status_code, b""
+        return response.status_code, await _read_capped(response)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+async def client_hook(ctx: AttributeContext, key: str, hook: Hook | None) -> Any:
+    """POST the activity's context to the tenant's endpoint; its `value` is the attribute's."""
+    if hook is None:
+        raise ResolverError(HOOK_NOT_CONFIGURED)
+    commerce = await TenantRepository(ctx.session, ctx.tenant_id).get(Commerce, ctx.commerce_id)
+    if commerce is None:  # the assignment's foreign key makes this unreachable; kept as a guard
+        raise ResolverError("commerce not found")
+    payload = {
+        "activityId": str(ctx.activity.id),
+        "tenantId": str(ctx.tenant_id),
+        "attributeKey": key,
+        "channel": ctx.activity.channel,
+        "type": ctx.activity.type,
+        "commerce": {
+            "id": str(commerce.id),
+            "externalId": commerce.external_id,
+            "name": commerce.name,
+        },
+    }
+    try:
+        # The httpx timeout bounds each phase; this one bounds the whole exchange.
+        async with asyncio.timeout(hook.timeout_ms / 1000):
+            status, body = await _post_hook(hook, payload)
+    except (TimeoutError, httpx.TimeoutException):
+        raise ResolverError(f"CLIENT_HOOK timed out after {hook.timeout_ms} ms") from None
+    except (httpx.HTTPError, OSError, ValueError) as exc:
+        # ValueError: an URL httpx refuses (e.g. a policy stored before today's rules).
+        raise ResolverError(f"CLIENT_HOOK request failed: {type(exc).__name__}") from None
+    if not 200 <= status < 300:
+        raise ResolverError(f"CLIENT_HOOK answered HTTP {status}")
+    if body is None:
+        raise ResolverError(f"CLIENT_HOOK answer is larger than {MAX_HOOK_ANSWER_BYTES} bytes")
+    try:
+        answer = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # not JSON (NaN and Infinity included), or not UTF-8
+        raise ResolverError(HOOK_BAD_ANSWER) from None
+    if not isinstance(answer, dict) or "value" not in answer:
+        raise ResolverError(HOOK_BAD_ANSWER)
+    return answer["value"]
+
+
+async def resolve_attribute(
+    resolver_type: str, key: str, ctx: AttributeContext, hook: Hook | None = None
+) -> Any:
+    """The value of `key` by `resolver_type`; raises ResolverError with the reason otherwise.
+
+    `hook` is the key's CLIENT_HOOK endpoint (its policy's), or None when it has none."""
     if resolver_type == ResolverType.CALLER_PROVIDED:
         # Only the caller could have given it, and it did not (a given value never gets here).
         raise ResolverError(VALUE_NOT_PROVIDED)
     if resolver_type == ResolverType.CLIENT_HOOK:
-        raise ResolverError(CLIENT_HOOK_UNAVAILABLE)
+        return await client_hook(ctx, key, hook)
     resolver = INTERNAL_RESOLVERS.get(key)
     if resolver is None:
         raise ResolverError(f"no internal resolver for {key}")

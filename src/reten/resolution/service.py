@@ -27,11 +27,13 @@ from reten.activities.models import Activity, CommerceAssignment
 from reten.activity_config import service as activity_config
 from reten.activity_config.models import (
     AttributeKey,
+    AttributePolicy,
     AttributeStrategy,
     ResolverType,
     TargetCriteriaType,
     TargetResolutionStrategy,
 )
+from reten.activity_config.schemas import DEFAULT_HOOK_TIMEOUT_MS
 from reten.commerces.models import CommerceUser
 from reten.kit.db import TenantRepository
 from reten.kit.errors import BadRequest, NotFound, ValidationFailed
@@ -47,6 +49,7 @@ from reten.resolution.resolvers import (
     NO_TARGET_USER,
     AttributeContext,
     Criterion,
+    Hook,
     Plan,
     ResolverError,
     choose_target_user,
@@ -166,10 +169,14 @@ class _Run:
         record.error_message = None
 
     async def run_attribute(
-        self, record: ActivityAttribute, key: str, ctx: AttributeContext
+        self,
+        record: ActivityAttribute,
+        key: str,
+        ctx: AttributeContext,
+        hook: Hook | None = None,
     ) -> None:
         try:
-            value = await resolve_attribute(record.resolver_type, key, ctx)
+            value = await resolve_attribute(record.resolver_type, key, ctx, hook)
         except ResolverError as exc:
             if record.has_fallback:
                 _settle(record, AttributeStatus.FALLBACK, record.fallback, error=str(exc))
@@ -180,6 +187,24 @@ class _Run:
                 record.error_message = str(exc)[:1000]
             return
         _settle(record, AttributeStatus.RESOLVED, value)
+
+
+def _hook(policy: AttributePolicy | None) -> Hook | None:
+    """The policy's CLIENT_HOOK endpoint, or None when it has none (any more)."""
+    if policy is None or policy.hook_url is None:
+        return None
+    return Hook(policy.hook_url, policy.hook_timeout_ms or DEFAULT_HOOK_TIMEOUT_MS)
+
+
+async def _hooks(
+    session: AsyncSession, tenant_id: uuid.UUID, records: Sequence[ActivityAttribute]
+) -> dict[uuid.UUID, Hook | None]:
+    """The current CLIENT_HOOK endpoint of each CLIENT_HOOK record's key, by key id."""
+    key_ids = sorted(
+        {r.attribute_key_id for r in records if r.resolver_type == ResolverType.CLIENT_HOOK}
+    )
+    policies = await activity_config.policies_for(session, tenant_id, key_ids)
+    return {key_id: _hook(policies.get(key_id)) for key_id in key_ids}
 
 
 def _settle(
@@ -340,7 +365,7 @@ async def _create_attributes(
             record.resolver_type = ResolverType.CALLER_PROVIDED.value
             _settle(record, AttributeStatus.RESOLVED, item.value)
         elif strategy != AttributeStrategy.ON_DISPATCH:
-            await run.run_attribute(record, key, ctx)
+            await run.run_attribute(record, key, ctx, _hook(policy))
         out.append((record, key))
     return out
 
@@ -388,13 +413,18 @@ async def retry(session: AsyncSession, activity: Activity) -> str | None:
         await run.run_target(target)
     attributes = await _attribute_records(session, activity)
     ctx = run.attribute_context(target)
-    for record, key in attributes:
-        due = record.resolution_status == AttributeStatus.FAILED or (
+    due = [
+        (record, key)
+        for record, key in attributes
+        if record.resolution_status == AttributeStatus.FAILED
+        or (
             record.resolution_status == AttributeStatus.PENDING
             and record.resolution_strategy != AttributeStrategy.ON_DISPATCH
         )
-        if due:
-            await run.run_attribute(record, key, ctx)
+    ]
+    hooks = await _hooks(session, run.tenant_id, [record for record, _ in due])
+    for record, key in due:
+        await run.run_attribute(record, key, ctx, hooks.get(record.attribute_key_id))
     return failure_detail(target, attributes)
 
 
@@ -412,12 +442,15 @@ async def resolve_for_dispatch(session: AsyncSession, activity: Activity) -> str
         await run.run_target(target)
     attributes = await _attribute_records(session, activity)
     ctx = run.attribute_context(target)
-    for record, key in attributes:
-        if (
-            record.resolution_strategy == AttributeStrategy.ON_DISPATCH
-            and record.resolver_type != ResolverType.CALLER_PROVIDED
-        ):
-            await run.run_attribute(record, key, ctx)
+    due = [
+        (record, key)
+        for record, key in attributes
+        if record.resolution_strategy == AttributeStrategy.ON_DISPATCH
+        and record.resolver_type != ResolverType.CALLER_PROVIDED
+    ]
+    hooks = await _hooks(session, run.tenant_id, [record for record, _ in due])
+    for record, key in due:
+        await run.run_attribute(record, key, ctx, hooks.get(record.attribute_key_id))
     return failure_detail(target, attributes)
 
 
