@@ -39,6 +39,10 @@ def server_env(database_url: str, tenant_id: str) -> dict[str, str]:
         RETEN_RATE_LIMIT_PER_MINUTE="100000000",
         RETEN_MIGRATE_ON_START="false",
         RETEN_DB_ECHO="false",
+        # As in production, the pool is sized to the concurrency it serves (32 clients): a smaller
+        # pool would open and close overflow connections on every burst.
+        RETEN_DB_POOL_SIZE="40",
+        RETEN_DB_MAX_OVERFLOW="10",
         RETEN_BENCH_TENANT_ID=tenant_id,
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
     )
