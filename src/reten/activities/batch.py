@@ -16,13 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reten.activities.models import Activity, ActivityType, CommerceAssignment, TaskDetails
+from reten.activities.models import Activity
 from reten.activities.schemas import FREEFORM_KEYS, ActivityCreate
 from reten.activities.service import (
     ActivityInput,
     References,
-    _new_activity,
     _start,
+    add_new,
     check_shape,
     input_of,
     resolution_of,
@@ -132,24 +132,8 @@ async def _create_batch(
         except AppError as exc:
             results[index] = _error(index, exc)
             continue
-        activity = repo.add(_new_activity(data, now))
+        activity = add_new(repo, data, commerce.id, now)
         existing[data.idempotency_key] = activity.id  # a later item with the same key: DUPLICATE
-        repo.add(
-            CommerceAssignment(
-                activity_id=activity.id,
-                commerce_id=commerce.id,
-                assignment_reason=data.assignment_reason,
-            )
-        )
-        if data.type == ActivityType.TASK:
-            assert data.assigned_route_id and data.assigned_operator_id
-            repo.add(
-                TaskDetails(
-                    activity_id=activity.id,
-                    route_id=data.assigned_route_id,
-                    operator_id=data.assigned_operator_id,
-                )
-            )
         created.append((index, activity, commerce.id, request))
         results[index] = ItemResult(index, ItemStatus.CREATED, activity.id)
 

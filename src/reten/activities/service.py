@@ -207,11 +207,29 @@ async def create_activity(
     commerce = (await References.load(repo, [data])).check(data)
 
     now = utcnow()
+    activity = add_new(repo, data, commerce.id, now)
+    try:
+        await session.flush()
+        failure = await resolution.resolve_on_creation(session, activity, commerce.id, request)
+        _start(session, activity, failure, actor, now)
+        await session.commit()
+    except IntegrityError:
+        # A concurrent create with the same idempotency key won the race.
+        await session.rollback()
+        await _check_duplicate(session, repo, data.idempotency_key)
+        raise
+    return activity
+
+
+def add_new(
+    repo: TenantRepository, data: ActivityInput, commerce_id: uuid.UUID, now: datetime
+) -> Activity:
+    """Add a new activity with its commerce assignment and (TASK) task details; no status yet."""
     activity = repo.add(_new_activity(data, now))
     repo.add(
         CommerceAssignment(
             activity_id=activity.id,
-            commerce_id=commerce.id,
+            commerce_id=commerce_id,
             assignment_reason=data.assignment_reason,
         )
     )
@@ -224,16 +242,6 @@ async def create_activity(
                 operator_id=data.assigned_operator_id,
             )
         )
-    try:
-        await session.flush()
-        failure = await resolution.resolve_on_creation(session, activity, commerce.id, request)
-        _start(session, activity, failure, actor, now)
-        await session.commit()
-    except IntegrityError:
-        # A concurrent create with the same idempotency key won the race.
-        await session.rollback()
-        await _check_duplicate(session, repo, data.idempotency_key)
-        raise
     return activity
 
 

@@ -67,6 +67,17 @@ async def _user_from_token(runtime: Runtime, token: str) -> User:
     return user
 
 
+async def _token_user(runtime: Runtime, request: Request) -> User:
+    """The user of a request that must carry a user's access token and no API key."""
+    token = _bearer(request)
+    has_key = request.headers.get("x-api-key") is not None
+    if token is None:
+        raise Unauthorized(NEEDS_USER_TOKEN if has_key else "Missing credentials")
+    if has_key:
+        raise BadRequest("Send either Authorization or x-api-key, not both")
+    return await _user_from_token(runtime, token)
+
+
 def _user_principal(user: User, tenant_id: uuid.UUID | None) -> Principal:
     return Principal(
         kind=PrincipalKind.USER,
@@ -150,14 +161,7 @@ def session_user(permission: Permission | None = None) -> Dependency:
 
     async def dependency(request: Request) -> Principal:
         runtime = get_runtime(request)
-        token = _bearer(request)
-        if token is None:
-            if request.headers.get("x-api-key"):
-                raise Unauthorized(NEEDS_USER_TOKEN)
-            raise Unauthorized("Missing credentials")
-        if request.headers.get("x-api-key"):
-            raise BadRequest("Send either Authorization or x-api-key, not both")
-        user = await _user_from_token(runtime, token)
+        user = await _token_user(runtime, request)
         return _check(_user_principal(user, None), permission)
 
     return _mark(dependency, "session", permission)
@@ -168,14 +172,7 @@ def tenant_user(permission: Permission | None) -> Dependency:
 
     async def dependency(request: Request) -> Principal:
         runtime = get_runtime(request)
-        token = _bearer(request)
-        if token is None:
-            if request.headers.get("x-api-key"):
-                raise Unauthorized(NEEDS_USER_TOKEN)
-            raise Unauthorized("Missing credentials")
-        if request.headers.get("x-api-key"):
-            raise BadRequest("Send either Authorization or x-api-key, not both")
-        user = await _user_from_token(runtime, token)
+        user = await _token_user(runtime, request)
         tenant_id = await _tenant_from_header(runtime, request, user)
         return _check(_user_principal(user, tenant_id), permission)
 

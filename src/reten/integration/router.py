@@ -12,7 +12,6 @@ from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.integration import service
 from reten.integration.schemas import (
-    FREEFORM_KEYS,
     ResultInput,
     ResultRead,
     ResultTypeConfigRead,
@@ -31,6 +30,7 @@ from reten.kit.params import parse_enum, parse_enum_list, parse_timestamp
 from reten.kit.responses import etag_json_response, json_response
 from reten.kit.schemas import openapi_body
 from reten.results import service as results
+from reten.results.schemas import FREEFORM_KEYS
 from reten.results.service import RESULT_FIELD_NAMES, ResultSubmission
 from reten.runtime import DbSession
 
@@ -126,24 +126,7 @@ async def submit_result(
     if data.activity_id is None and data.provider_activity_id is None:
         raise ValidationFailed.one("activity_id", "activity_id or provider_activity_id is required")
     names = spelled(raw, RESULT_FIELD_NAMES, FREEFORM_KEYS)
-    tr = data.task_result
-    submission = ResultSubmission(
-        activity_id=data.activity_id,
-        provider_activity_id=data.provider_activity_id,
-        commerce_external_id=data.commerce_external_id,
-        occurred_at=data.occurred_at,
-        status=RESULT_STATUS_IN[data.status],
-        external_status=data.external_status,
-        hard_override=data.hard_override,
-        raw_payload=data.raw_payload,
-        result_code=tr.result,
-        comment=tr.comment,
-        contact_type=tr.contact_type.value if tr.contact_type else None,
-        operator_external_id=tr.operator_external_id,
-        future_scheduled_at=tr.future_scheduled_at,
-        payload=tr.payload,
-        field_names=names,
-    )
+    submission = ResultSubmission.of(data, RESULT_STATUS_IN[data.status], names)
     outcome = await results.submit(
         session,
         principal.require_tenant(),

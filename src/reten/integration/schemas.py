@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-import orjson
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import Field
 
 from reten.activities.lifecycle import LifecycleStatus
 from reten.integration.vocabulary import IntegrationResultStatus, IntegrationStatus
 from reten.kit.schemas import Bool, InputModel, ReadModel, Timestamp
-from reten.results.models import ContactDirection
-
-MAX_PAYLOAD_BYTES = 64 * 1024
-
-
-def _small_object(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and len(orjson.dumps(value)) > MAX_PAYLOAD_BYTES:
-        raise ValueError("must be at most 64 KiB once serialised")
-    return value
-
-
-SmallObject = Annotated[dict[str, Any] | None, AfterValidator(_small_object)]
-Str255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-
-
-class TaskResultInput(InputModel):
-    result: Str255
-    comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
-    contact_type: ContactDirection | None = None
-    operator_external_id: Str255 | None = None
-    future_scheduled_at: Timestamp | None = None
-    payload: SmallObject = None
+from reten.results.schemas import SmallObject, Str255, TaskResultInput
 
 
 class ResultInput(InputModel):
+    """The result body in the integration vocabulary (the task_result part is shared)."""
+
     activity_id: uuid.UUID | None = None
     provider_activity_id: Str255 | None = None
     commerce_external_id: Str255
@@ -45,10 +25,6 @@ class ResultInput(InputModel):
     hard_override: Bool = False
     raw_payload: SmallObject = None
     task_result: TaskResultInput
-
-
-# Keys whose values are the caller's own data: stored verbatim, never re-cased.
-FREEFORM_KEYS = frozenset({"raw_payload", "payload"})
 
 
 class ResultTypeConfigRead(ReadModel):

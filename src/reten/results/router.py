@@ -67,24 +67,7 @@ async def create_result(
             names.get("activity_id", "activity_id"),
             "activity_id or provider_activity_id is required",
         )
-    tr = data.task_result
-    submission = ResultSubmission(
-        activity_id=data.activity_id,
-        provider_activity_id=data.provider_activity_id,
-        commerce_external_id=data.commerce_external_id,
-        occurred_at=data.occurred_at,
-        status=data.status,
-        external_status=data.external_status,
-        hard_override=data.hard_override,
-        raw_payload=data.raw_payload,
-        result_code=tr.result,
-        comment=tr.comment,
-        contact_type=tr.contact_type.value if tr.contact_type else None,
-        operator_external_id=tr.operator_external_id,
-        future_scheduled_at=tr.future_scheduled_at,
-        payload=tr.payload,
-        field_names=names,
-    )
+    submission = ResultSubmission.of(data, data.status, names)
     outcome = await service.submit(
         session,
         principal.require_tenant(),

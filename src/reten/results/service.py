@@ -85,6 +85,29 @@ class ResultSubmission:
     def field(self, name: str) -> str:
         return (self.field_names or {}).get(name, name)
 
+    @classmethod
+    def of(cls, body: Any, status: ResultStatus, field_names: dict[str, str]) -> ResultSubmission:
+        """From a validated result body of either API (they share every field but `status`,
+        which each endpoint maps from its own vocabulary)."""
+        tr = body.task_result
+        return cls(
+            activity_id=body.activity_id,
+            provider_activity_id=body.provider_activity_id,
+            commerce_external_id=body.commerce_external_id,
+            occurred_at=body.occurred_at,
+            status=status,
+            external_status=body.external_status,
+            hard_override=body.hard_override,
+            raw_payload=body.raw_payload,
+            result_code=tr.result,
+            comment=tr.comment,
+            contact_type=tr.contact_type.value if tr.contact_type else None,
+            operator_external_id=tr.operator_external_id,
+            future_scheduled_at=tr.future_scheduled_at,
+            payload=tr.payload,
+            field_names=field_names,
+        )
+
 
 @dataclass(frozen=True)
 class SubmittedResult:
