@@ -23,7 +23,7 @@ from reten.kit.errors import ValidationFailed
 from reten.kit.jsonbody import body_of, parse_object, validate_body
 from reten.kit.params import parse_bool, parse_uuid
 from reten.kit.schemas import openapi_body
-from reten.runtime import DbSession
+from reten.runtime import DbSession, get_runtime
 
 router = APIRouter(prefix="/api/activity-config", tags=["Activity config"])
 
@@ -117,7 +117,8 @@ async def list_attribute_policies(
 
 
 async def _policy_body(request: Request) -> AttributePolicyUpsert:
-    return parse_checked(AttributePolicyUpsert, parse_object(await request.body()))
+    env = get_runtime(request).settings.env
+    return parse_checked(AttributePolicyUpsert, parse_object(await request.body()), {"env": env})
 
 
 @router.post(

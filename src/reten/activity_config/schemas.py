@@ -5,7 +5,14 @@ import uuid
 from typing import Annotated, Any, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from reten.activity_config.models import (
     AttributeKey,
@@ -17,7 +24,7 @@ from reten.activity_config.models import (
     TargetResolutionCriteria,
     TargetResolutionStrategy,
 )
-from reten.config import Environment, get_settings
+from reten.config import Environment
 from reten.kit.casing import normalise_keys
 from reten.kit.errors import ValidationFailed
 from reten.kit.jsonbody import details_from
@@ -158,6 +165,15 @@ class AttributePolicyUpsert(InputModel):
         assert chosen is not None, "problems() refuses a body without a strategy"
         return chosen
 
+    # The server's environment, given as validation context by the endpoint: plain http hooks
+    # are for development only. Without context the stricter rule applies.
+    _env: Environment = PrivateAttr(default=Environment.PRODUCTION)
+
+    @model_validator(mode="after")
+    def _environment(self, info: ValidationInfo) -> AttributePolicyUpsert:
+        self._env = (info.context or {}).get("env", Environment.PRODUCTION)
+        return self
+
     def problems(self) -> Problems:
         if self.strategy is None and self.resolution_strategy is None:
             return [(("strategy",), "is required (as strategy or resolution_strategy)")]
@@ -180,9 +196,7 @@ class AttributePolicyUpsert(InputModel):
                     "must not be CALLER_PROVIDED unless the strategy is CALLER_PROVIDED",
                 )
             ]
-        return hook_problems(
-            self.resolver_type, self.hook_url, self.hook_timeout_ms, get_settings().env
-        )
+        return hook_problems(self.resolver_type, self.hook_url, self.hook_timeout_ms, self._env)
 
 
 class AttributePolicyRead(ReadModel):
@@ -309,11 +323,13 @@ class _WithProblems(Protocol):
 ParsedT = TypeVar("ParsedT", bound=InputModel)
 
 
-def parse_checked(model: type[ParsedT], data: dict[str, Any]) -> ParsedT:
+def parse_checked(
+    model: type[ParsedT], data: dict[str, Any], context: dict[str, Any] | None = None
+) -> ParsedT:
     """Validate a body, then its cross-field rules; every field named as the caller spelled it."""
     normalised, spelling = normalise_keys(data)
     try:
-        parsed = model.model_validate(normalised)
+        parsed = model.model_validate(normalised, context=context)
     except ValidationError as exc:
         raise ValidationFailed(details_from(exc, spelling)) from None
     problems = cast(_WithProblems, parsed).problems()
