@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reten.commerces import service
 from reten.commerces.schemas import CommerceCreate
 from tests.factories import Factory, Maker, World, unique
@@ -37,8 +39,30 @@ async def commerce_with_children(factory: Factory, world: World) -> dict[str, st
     }
 
 
+# A valid body for the routes that take one, so only the path lookup can fail (§1.6 order).
+BODIES: dict[str, dict[str, Any]] = {
+    "/api/commerces/{commerceId}/addresses": {"source": "RETEN"},
+    "/api/commerces/{commerceId}/users/{userId}/roles": {"role": "OWNER"},
+    "/api/commerces/{commerceId}/users/{userId}/contacts": {
+        "contact_type": "EMAIL",
+        "value": "someone@example.com",
+        "source": "RETEN",
+    },
+}
+
+
+def _with_body(path: str) -> Maker:
+    async def maker(factory: Factory, world: World) -> dict[str, Any]:
+        ids: dict[str, Any] = dict(await commerce_with_children(factory, world))
+        if path in BODIES:
+            ids["_body"] = BODIES[path]
+        return ids
+
+    return maker
+
+
 OBJECT_MAKERS: dict[str, Maker] = {
-    path: commerce_with_children
+    path: _with_body(path)
     for path in (
         "/api/commerces/{id}",
         "/api/commerces/{commerceId}/addresses",

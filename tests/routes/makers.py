@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reten.routes import service as routes
 from tests.factories import Factory, Maker, World
 
@@ -24,10 +26,18 @@ async def _route_commerce(factory: Factory, world: World) -> dict[str, str]:
     return {"id": str(world.route_id), "commerceId": str(world.commerce_ids[0])}
 
 
+async def _route_with_operator_body(factory: Factory, world: World) -> dict[str, Any]:
+    return {"id": str(world.route_id), "_body": {"operator_id": str(world.operator_id)}}
+
+
+async def _route_with_commerce_body(factory: Factory, world: World) -> dict[str, Any]:
+    return {"id": str(world.route_id), "_body": {"commerce_id": str(world.commerce_ids[0])}}
+
+
 OBJECT_MAKERS: dict[str, Maker] = {
     "/api/routes/{id}": _route,
-    "/api/routes/{id}/operators": _route,
+    "/api/routes/{id}/operators": _route_with_operator_body,
     "/api/routes/{id}/operators/{operatorId}": _route_operator,
-    "/api/routes/{id}/commerces": _route,
+    "/api/routes/{id}/commerces": _route_with_commerce_body,
     "/api/routes/{id}/commerces/{commerceId}": _route_commerce,
 }

@@ -1,9 +1,8 @@
 """Commerce endpoints (management-api.md §8): parse, call one service function, answer a schema.
 
 Check order (§1.6): credentials and permission come from the first dependency; path, query and
-body syntax next; then the objects named by the path. Three endpoints whose body has required
-fields (POST addresses, roles, contacts) resolve the path objects before reading the body, so an
-id of another tenant answers 404 whatever is sent (see docs/commerces.md).
+body syntax next; then the objects named by the path (dependencies run in parameter order, so a
+body parameter comes before the path objects it is checked against).
 """
 
 from __future__ import annotations
@@ -110,7 +109,7 @@ async def _commerce_id(request: Request, id: str = Path()) -> uuid.UUID:
     return parse_uuid("id", id)
 
 
-# Path objects resolved before the body is read (see the module docstring).
+# The objects named by the path (404 for an unknown id or another tenant's).
 
 
 async def _path_commerce(
@@ -253,8 +252,8 @@ async def deactivate_commerce(
 )
 async def create_address(
     principal: Principal = Depends(manage),
-    commerce: Commerce = Depends(_path_commerce),
     data: AddressCreate = Depends(_body(AddressCreate)),
+    commerce: Commerce = Depends(_path_commerce),
     session: AsyncSession = DbSession,
 ) -> AddressRead:
     address = await service.add_address(session, principal.require_tenant(), commerce, data)
@@ -367,8 +366,8 @@ async def update_user(
 )
 async def add_role(
     principal: Principal = Depends(manage),
-    user: CommerceUser = Depends(_path_user),
     data: RoleInput = Depends(_body(RoleInput)),
+    user: CommerceUser = Depends(_path_user),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
     return _user(await service.add_role(session, principal.require_tenant(), user, data.role))
@@ -406,8 +405,8 @@ async def remove_role(
 )
 async def create_contact(
     principal: Principal = Depends(manage),
-    user: CommerceUser = Depends(_path_user),
     data: ContactCreate = Depends(_body(ContactCreate)),
+    user: CommerceUser = Depends(_path_user),
     session: AsyncSession = DbSession,
 ) -> ContactRead:
     contact = await service.add_contact(session, principal.require_tenant(), user, data)

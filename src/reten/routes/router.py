@@ -51,10 +51,9 @@ async def _path_route(
     principal: Principal = Depends(manage_routes),
     session: AsyncSession = DbSession,
 ) -> Route:
-    """The route a link endpoint acts on, resolved (404) before its body is read.
+    """The route a link endpoint acts on (404 for an unknown id or another tenant's route).
 
-    A caller who names a route it cannot see learns nothing from the body check, and the
-    isolation test over the route table gets 404 for another tenant's route whatever it sends.
+    Declared after the body parameter, so body syntax (400) is checked first, as in §1.6.
     """
     return await service.get(session, principal.require_tenant(), parse_uuid("id", id))
 
@@ -149,8 +148,8 @@ async def delete_route(
 )
 async def add_route_operator(
     principal: Principal = Depends(manage_routes),
-    route: Route = Depends(_path_route),
     data: RouteOperatorCreate = Depends(json_body(RouteOperatorCreate)),
+    route: Route = Depends(_path_route),
     session: AsyncSession = DbSession,
 ) -> RouteOperatorRead:
     link = await service.link_operator(session, principal.require_tenant(), route, data)
@@ -181,8 +180,8 @@ async def remove_route_operator(
 )
 async def add_route_commerce(
     principal: Principal = Depends(manage_routes),
-    route: Route = Depends(_path_route),
     data: RouteCommerceCreate = Depends(json_body(RouteCommerceCreate)),
+    route: Route = Depends(_path_route),
     session: AsyncSession = DbSession,
 ) -> RouteCommerceRead:
     link = await service.link_commerce(session, principal.require_tenant(), route, data)
