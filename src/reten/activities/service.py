@@ -21,6 +21,7 @@ from reten.activities.lifecycle import (
     ActivityState,
     ActivityStatus,
     LifecycleStatus,
+    Phase,
     Transition,
     Trigger,
     decide,
@@ -256,6 +257,11 @@ def _new_activity(data: ActivityInput, now: datetime) -> Activity:
         scheduled_at=data.scheduled_at,
         suggested_execution_time=data.suggested_execution_time,
         idempotency_key=data.idempotency_key,
+        # Inserted as READY; `_start` settles the first status once resolution has run.
+        status=ActivityStatus.READY.value,
+        lifecycle_status=LifecycleStatus.SCHEDULED.value,
+        phase=Phase.OPEN.value,
+        lifecycle_detail=None,
         version=1,
         created_at=now,
         updated_at=now,
@@ -269,10 +275,17 @@ def _start(
     transition = decide(
         ActivityState(None), Trigger.CREATE if failure is None else Trigger.CREATE_RESOLUTION_FAILED
     )
-    activity.status = transition.to_status.value
-    activity.lifecycle_status = transition.lifecycle_status.value
-    activity.phase = transition.phase.value
-    activity.lifecycle_detail = failure
+    start = {
+        "status": transition.to_status.value,
+        "lifecycle_status": transition.lifecycle_status.value,
+        "phase": transition.phase.value,
+        "lifecycle_detail": failure,
+    }
+    # The row is already inserted (resolution records reference it): assign only what differs,
+    # so the common READY case costs no second UPDATE of the row.
+    for key, value in start.items():
+        if getattr(activity, key) != value:
+            setattr(activity, key, value)
     session.add(_event(activity, transition, actor, failure, now))
     mark_changed(session.sync_session, activity.tenant_id)
 
