@@ -17,6 +17,7 @@ from reten.api_keys.router import router as api_keys_router
 from reten.auth.router import router as auth_router
 from reten.commerces.router import router as commerces_router
 from reten.config import Settings, get_settings
+from reten.dispatch.seed import seed_providers
 from reten.health import router as health_router
 from reten.integration.router import router as integration_router
 from reten.kit.counts import totals
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with runtime.db.sessionmaker() as session:
                 await seed_attribute_keys(session)
+                await seed_providers(session)
         except Exception as exc:
             if not is_storage_unavailable(exc):
                 raise

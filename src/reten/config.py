@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
     db_echo: bool = False
+    # Encryption at rest (kit.secretbox): base64 of 32 bytes; derived from secret_key when unset.
+    encryption_key: str | None = None
+    # Comma-separated older keys, still accepted for opening values sealed before a key change.
+    encryption_previous_keys: str | None = None
+    # Push dispatch (dispatch.md).
+    run_dispatcher: bool = True  # `reten serve` runs the dispatcher in-process unless false
+    dispatch_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    dispatch_batch_per_tenant: int = Field(default=100, ge=1, le=10_000)
+    dispatch_concurrency: int = Field(default=32, ge=1, le=1024)
+    # How long a claim holds an activity. The dispatcher never leases for less than a config's
+    # timeout plus 5 s, so a live delivery cannot lose its lease.
+    dispatch_lease_seconds: float = Field(default=60, gt=0, le=3600)
+    dispatch_attempt_retention_days: int = Field(default=30, ge=1)
+    # None: allowed only in development (loopback receivers while building an integration).
+    dispatch_allow_private_networks: bool | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -64,6 +79,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def allow_private_networks(self) -> bool:
+        if self.dispatch_allow_private_networks is not None:
+            return self.dispatch_allow_private_networks
+        return self.env == Environment.DEVELOPMENT
 
     @property
     def json_logs(self) -> bool:

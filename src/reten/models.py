@@ -10,6 +10,12 @@ from reten.activity_config.models import (
 )
 from reten.api_keys.models import ApiKey
 from reten.commerces.models import Address, Commerce, CommerceUser, CommerceUserRoleLink, Contact
+from reten.dispatch.models import (
+    ChannelDefinition,
+    DispatchAttempt,
+    DispatchConfig,
+    DispatchProvider,
+)
 from reten.kit.db import Base
 from reten.kit.idempotency import IdempotencyRecord
 from reten.operators.models import Operator
@@ -30,11 +36,15 @@ __all__ = [
     "AttributeKey",
     "AttributePolicy",
     "Base",
+    "ChannelDefinition",
     "Commerce",
     "CommerceAssignment",
     "CommerceUser",
     "CommerceUserRoleLink",
     "Contact",
+    "DispatchAttempt",
+    "DispatchConfig",
+    "DispatchProvider",
     "IdempotencyRecord",
     "Membership",
     "Operator",

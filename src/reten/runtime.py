@@ -13,6 +13,7 @@ from reten.config import Settings
 from reten.kit.cache import TTLCache
 from reten.kit.db import Database
 from reten.kit.ratelimit import RateLimiter, build_rate_limiter
+from reten.kit.secretbox import SecretBox
 
 
 @dataclass
@@ -21,6 +22,8 @@ class Runtime:
     db: Database
     limiter: RateLimiter
     api_key_cache: TTLCache[Any]
+    # Seals and opens dispatch credentials and signing secrets (AES-256-GCM).
+    secretbox: SecretBox
     # key id -> monotonic time of this process's last `last_used_at` write
     api_key_last_write: dict[Any, float] = field(default_factory=dict)
 
@@ -36,6 +39,9 @@ class Runtime:
             ),
             limiter=build_rate_limiter(settings.redis_url),
             api_key_cache=TTLCache(settings.api_key_cache_seconds),
+            secretbox=SecretBox.from_settings(
+                settings.secret_key, settings.encryption_key, settings.encryption_previous_keys
+            ),
         )
 
     async def close(self) -> None:

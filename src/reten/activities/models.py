@@ -47,6 +47,8 @@ class Activity(IdMixin, TimestampMixin, TenantScoped, Base):
         Index("ix_activities_list_all", "tenant_id", "type", "scheduled_at", "id"),
         Index("ix_activities_tenant_updated", "tenant_id", "updated_at"),
         Index("ix_activities_tenant_status", "tenant_id", "status"),
+        # The dispatcher's queue: a channel's READY activities, oldest first.
+        Index("ix_activities_dispatch_queue", "tenant_id", "channel", "status", "created_at"),
     )
 
     type: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -78,6 +80,11 @@ class Activity(IdMixin, TimestampMixin, TenantScoped, Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # attempt_count restarts with each dispatch cycle; this numbers the attempt log and never does.
+    attempt_total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The config of the last attempt (it may since have been deleted, hence no foreign key).
+    dispatch_config_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
 
 
 class CommerceAssignment(TimestampMixin, TenantScoped, Base):

@@ -92,9 +92,11 @@ def db_upgrade(database_url: str | None = DatabaseUrl) -> None:
 
     async def seed(db: Database) -> None:
         from reten.activity_config.service import seed_attribute_keys
+        from reten.dispatch.seed import seed_providers
 
         async with db.sessionmaker() as session:
             await seed_attribute_keys(session)
+            await seed_providers(session)
 
     _run(settings, seed)
     err.print("database is up to date")

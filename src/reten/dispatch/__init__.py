@@ -1,0 +1,1 @@
+"""Push dispatch: providers, configurations, the payload, delivery and the dispatcher loop."""
