@@ -75,6 +75,10 @@ def settings(database_url: str) -> Settings:
         log_level="WARNING",
         rate_limit_per_minute=100_000,
         login_rate_limit=1000,
+        # Tests drive the dispatcher themselves (tests/dispatch), round by round.
+        run_dispatcher=False,
+        # Test receivers listen on loopback; the guard itself is tested with it off.
+        dispatch_allow_private_networks=True,
     )
 
 

@@ -23,6 +23,7 @@ from reten.auth.permissions import Permission, permissions_for_roles
 from tests.activities.makers import OBJECT_MAKERS as ACTIVITY_MAKERS
 from tests.activity_config.makers import OBJECT_MAKERS as ACTIVITY_CONFIG_MAKERS
 from tests.commerces.makers import OBJECT_MAKERS as COMMERCE_MAKERS
+from tests.dispatch.makers import OBJECT_MAKERS as DISPATCH_MAKERS
 from tests.factories import Factory, Maker, World, unique
 from tests.operators.makers import OBJECT_MAKERS as OPERATOR_MAKERS
 from tests.resolution.makers import OBJECT_MAKERS as RESOLUTION_MAKERS
@@ -105,6 +106,7 @@ OBJECT_MAKERS: dict[str, Maker] = {
     **RESOLUTION_MAKERS,
     **RESULT_MAKERS,
     **COMMERCE_MAKERS,
+    **DISPATCH_MAKERS,
     **OPERATOR_MAKERS,
     **ROUTE_MAKERS,
     **USER_MAKERS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,8 @@ from reten.api_keys.router import router as api_keys_router
 from reten.auth.router import router as auth_router
 from reten.commerces.router import router as commerces_router
 from reten.config import Settings, get_settings
+from reten.dispatch.actions_router import router as dispatch_actions_router
+from reten.dispatch.router import router as dispatch_router
 from reten.dispatch.seed import seed_providers
 from reten.health import router as health_router
 from reten.integration.router import router as integration_router
@@ -50,7 +53,9 @@ ROUTERS = (
     resolution_router,
     results_router,
     activity_config_router,
+    dispatch_router,
     integration_router,
+    dispatch_actions_router,
 )
 
 
@@ -80,9 +85,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # garbage collector's full passes, which otherwise walk it again and again under load.
         gc.freeze()
         log.info("server_started", env=settings.env.value, database=runtime.db.dialect)
+        stop = asyncio.Event()
+        dispatcher = None
+        if settings.run_dispatcher:
+            dispatcher = asyncio.create_task(runtime.dispatch.dispatcher().run(stop))
         try:
             yield
         finally:
+            stop.set()
+            if dispatcher is not None:
+                await dispatcher
             await runtime.close()
 
     app = FastAPI(

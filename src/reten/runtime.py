@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.config import Settings
+from reten.dispatch.service import DispatchService
 from reten.kit.cache import TTLCache
 from reten.kit.db import Database
 from reten.kit.ratelimit import RateLimiter, build_rate_limiter
@@ -24,27 +25,32 @@ class Runtime:
     api_key_cache: TTLCache[Any]
     # Seals and opens dispatch credentials and signing secrets (AES-256-GCM).
     secretbox: SecretBox
+    dispatch: DispatchService
     # key id -> monotonic time of this process's last `last_used_at` write
     api_key_last_write: dict[Any, float] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
+        db = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            echo=settings.db_echo,
+        )
+        secretbox = SecretBox.from_settings(
+            settings.secret_key, settings.encryption_key, settings.encryption_previous_keys
+        )
         return cls(
             settings=settings,
-            db=Database(
-                settings.database_url,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-                echo=settings.db_echo,
-            ),
+            db=db,
             limiter=build_rate_limiter(settings.redis_url),
             api_key_cache=TTLCache(settings.api_key_cache_seconds),
-            secretbox=SecretBox.from_settings(
-                settings.secret_key, settings.encryption_key, settings.encryption_previous_keys
-            ),
+            secretbox=secretbox,
+            dispatch=DispatchService(db, settings, secretbox),
         )
 
     async def close(self) -> None:
+        await self.dispatch.close()
         await self.limiter.close()
         await self.db.dispose()
 

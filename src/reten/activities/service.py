@@ -37,6 +37,7 @@ from reten.activities.models import (
 from reten.activities.schemas import ActivityCreate
 from reten.activities.views import activity_detail, activity_rows
 from reten.commerces.models import Commerce
+from reten.dispatch import signal
 from reten.kit.actor import Actor
 from reten.kit.counts import mark_changed
 from reten.kit.db import TenantRepository
@@ -118,6 +119,8 @@ async def apply_transition(
         set_committed_value(activity, key, value)
     session.add(_event(activity, transition, actor, event_detail, now))
     mark_changed(session.sync_session, activity.tenant_id)
+    if transition.to_status == ActivityStatus.READY:
+        signal.mark(session.sync_session)
     return True
 
 
@@ -288,6 +291,8 @@ def _start(
             setattr(activity, key, value)
     session.add(_event(activity, transition, actor, failure, now))
     mark_changed(session.sync_session, activity.tenant_id)
+    if transition.to_status == ActivityStatus.READY:
+        signal.mark(session.sync_session)
 
 
 async def _check_duplicate(session: AsyncSession, repo: TenantRepository, key: str) -> None:

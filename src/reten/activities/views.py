@@ -17,6 +17,7 @@ from reten.activities.models import (
 )
 from reten.activity_config.models import TaskResultType
 from reten.commerces.models import Commerce
+from reten.dispatch.models import DispatchConfig
 from reten.kit.actor import actor_json
 from reten.kit.db import TenantRepository
 from reten.kit.time import iso
@@ -182,14 +183,13 @@ async def activity_detail(
     detail = activity_item(row)
     detail["dispatch"] = {
         "attemptCount": a.attempt_count,
-        # Push dispatch (attempt log, configs) is not part of this release: no attempt exists.
-        "lastAttemptAt": None,
-        "nextAttemptAt": iso(a.next_attempt_at),
+        "lastAttemptAt": iso(a.last_attempt_at),
+        "nextAttemptAt": iso(a.next_attempt_at) if a.status == "READY" else None,
         "lastError": a.last_error,
         "providerActivityId": a.provider_activity_id,
         "dispatchedAt": iso(a.dispatched_at),
-        "dispatchConfigId": None,
-        "canForceRetryDispatch": False,
+        "dispatchConfigId": str(a.dispatch_config_id) if a.dispatch_config_id else None,
+        "canForceRetryDispatch": await _can_force_retry_dispatch(session, a),
     }
     detail["results"] = [result_item(r) for r in results]
     detail["statusEvents"] = [
@@ -204,3 +204,18 @@ async def activity_detail(
         for e in events
     ]
     return detail
+
+
+async def _can_force_retry_dispatch(session: AsyncSession, a: Activity) -> bool:
+    """11.13's precondition: FAILED by dispatch, no result at all, and an active config."""
+    if a.status != "FAILED" or a.final_result_id is not None or a.current_result_id is not None:
+        return False
+    active = await session.execute(
+        select(DispatchConfig.id).where(
+            DispatchConfig.tenant_id == a.tenant_id,
+            DispatchConfig.channel == a.channel,
+            DispatchConfig.is_active.is_(True),
+            DispatchConfig.deleted_at.is_(None),
+        )
+    )
+    return active.first() is not None

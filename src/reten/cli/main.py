@@ -30,11 +30,13 @@ tenants_app = typer.Typer(help="Tenants.", no_args_is_help=True)
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 commerces_app = typer.Typer(help="Commerces.", no_args_is_help=True)
+dispatch_app = typer.Typer(help="Push dispatch.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(commerces_app, name="commerces")
+app.add_typer(dispatch_app, name="dispatch")
 
 err = Console(stderr=True)
 out = Console()
@@ -169,10 +171,9 @@ def serve(
         overrides["public_url"] = base_url
         settings = _settings(database_url, **overrides)
         _print_summary(_seed(settings, base_url))
+    if no_dispatcher:
+        overrides["run_dispatcher"] = False
     settings = _settings(database_url, **overrides)
-    # The push dispatcher is not part of this release; the flag is accepted so that start-up
-    # scripts written against the documented command line keep working.
-    _ = no_dispatcher
     try:
         application = create_app(settings)
     except RuntimeError as exc:
@@ -186,6 +187,77 @@ def serve(
         log_level=settings.log_level.lower(),
         proxy_headers=True,
     )
+
+
+@app.command()
+def worker(database_url: str | None = DatabaseUrl) -> None:
+    """Run the push dispatcher alone (PostgreSQL). Start as many as needed, on any machines,
+    next to `reten serve --no-dispatcher` API processes."""
+    import signal as os_signal
+
+    from reten.dispatch.service import DispatchService
+    from reten.kit.logging import configure_logging
+    from reten.kit.secretbox import SecretBox
+
+    settings = _settings(database_url)
+    if settings.is_sqlite:
+        _fail("reten worker needs PostgreSQL; on SQLite the dispatcher runs inside `reten serve`")
+    configure_logging(settings.log_level, settings.json_logs)
+
+    async def main(db: Database) -> None:
+        secretbox = SecretBox.from_settings(
+            settings.secret_key, settings.encryption_key, settings.encryption_previous_keys
+        )
+        service = DispatchService(db, settings, secretbox)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (os_signal.SIGINT, os_signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await service.dispatcher().run(stop)
+        finally:
+            await service.close()
+
+    _run(settings, main, migrate=settings.migrate_on_start)
+
+
+@dispatch_app.command("test")
+def dispatch_test(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+    channel: str = typer.Option(..., "--channel", help="SALESMAN, CALLCENTER, WHATSAPP, ..."),
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Send a synthetic activity through the tenant's active config for CHANNEL and print the
+    provider's answer as JSON. Exit status 0 when the provider accepted it, 1 otherwise."""
+    from reten.activities.models import Channel
+    from reten.dispatch.service import DispatchService
+    from reten.kit.errors import AppError
+    from reten.kit.secretbox import SecretBox
+
+    _quiet_logs()
+    channel = channel.upper()
+    if channel not in {c.value for c in Channel}:
+        _fail(f"unknown channel {channel}; one of {', '.join(c.value for c in Channel)}", 2)
+    settings = _settings(database_url)
+
+    async def main(db: Database) -> dict[str, Any]:
+        secretbox = SecretBox.from_settings(
+            settings.secret_key, settings.encryption_key, settings.encryption_previous_keys
+        )
+        service = DispatchService(db, settings, secretbox)
+        try:
+            return await service.test_channel(tenant, channel)
+        finally:
+            await service.close()
+
+    try:
+        answer = _run(settings, main)
+    except AppError as exc:
+        _fail(exc.message)
+        return
+    print(json.dumps(answer, indent=2))
+    if answer["outcome"] != "SUCCESS":
+        raise typer.Exit(1)
 
 
 @tenants_app.command("create")

@@ -1,10 +1,10 @@
 """Waking the dispatcher when there is something to deliver.
 
-`wake(session)` is called by every write that makes an activity deliverable (creation, a
-successful resolution retry, retry-dispatch, activating a config). On PostgreSQL it queues a
-`NOTIFY reten_dispatch` in the same transaction, so workers in other processes hear of it
-exactly when, and only if, the write commits. In this process the listeners registered by a
-running dispatcher are called after the commit. Polling covers any missed wake-up.
+A write that makes an activity deliverable (creation, a status change to READY, activating a
+config) marks its session. When that transaction commits: on PostgreSQL a `NOTIFY
+reten_dispatch` sent inside it reaches workers in other processes exactly when, and only if, the
+write commits; in this process the listeners registered by a running dispatcher are called.
+Polling covers any missed wake-up.
 """
 
 from __future__ import annotations
@@ -30,12 +30,19 @@ def notify_local() -> None:
         listener()
 
 
+def mark(session: Session) -> None:
+    """Wake dispatchers when this session's transaction commits."""
+    session.info[_KEY] = True
+
+
 async def wake(session: AsyncSession) -> None:
-    if session.sync_session.info.get(_KEY):
-        return
-    session.sync_session.info[_KEY] = True
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text(f"NOTIFY {CHANNEL}"))
+    mark(session.sync_session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if session.info.get(_KEY) and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 @event.listens_for(Session, "after_commit")

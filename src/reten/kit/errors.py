@@ -104,6 +104,13 @@ class TooManyRequests(AppError):
     default_message = "Too many requests"
 
 
+class BadGateway(AppError):
+    """An upstream the request depends on (a dispatch provider) answered with a failure."""
+
+    status_code = 502
+    default_message = "Bad gateway"
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
     default_message = "Service temporarily unavailable"

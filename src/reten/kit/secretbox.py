@@ -53,7 +53,9 @@ class SecretBox:
         self._ciphers = {key_id(k): AESGCM(k) for k in (*previous, current)}
 
     @classmethod
-    def from_settings(cls, secret_key: str, encryption_key: str | None, previous: str | None):  # type: ignore[no-untyped-def]
+    def from_settings(
+        cls, secret_key: str, encryption_key: str | None, previous: str | None
+    ) -> SecretBox:
         current = parse_key(encryption_key) if encryption_key else derive_key(secret_key)
         old = [parse_key(k) for k in (previous or "").split(",") if k.strip()]
         return cls(current, old)

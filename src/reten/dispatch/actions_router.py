@@ -1,0 +1,79 @@
+"""Dispatch actions on activities and configs (management-api.md 11.12, 11.13, 14.13, 14.15)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reten.auth.dependencies import tenant_principal
+from reten.auth.permissions import Permission
+from reten.auth.principal import Principal
+from reten.dispatch.service import DispatchService
+from reten.kit.params import parse_uuid
+from reten.kit.responses import json_response
+from reten.runtime import DbSession, get_runtime
+
+router = APIRouter(tags=["Dispatch"])
+
+
+def _service(request: Request) -> DispatchService:
+    return get_runtime(request).dispatch
+
+
+@router.post(
+    "/api/activities/tasks/{id}/dispatch",
+    status_code=204,
+    summary="Deliver a READY task now (one synchronous attempt)",
+)
+async def dispatch_task(
+    id: str,
+    request: Request,
+    principal: Principal = Depends(tenant_principal(Permission.DISPATCH_ACTIVITY)),
+) -> Response:
+    await _service(request).dispatch_now(
+        principal.require_tenant(), parse_uuid("id", id), principal.actor()
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/api/activities/{id}/retry-dispatch",
+    summary="Make a dispatch-failed activity READY again with a fresh schedule",
+)
+async def retry_dispatch(
+    id: str,
+    request: Request,
+    principal: Principal = Depends(tenant_principal(Permission.DISPATCH_ACTIVITY)),
+    session: AsyncSession = DbSession,
+) -> Response:
+    detail = await _service(request).retry_dispatch(
+        session, principal.require_tenant(), parse_uuid("id", id), principal.actor()
+    )
+    return json_response(detail)
+
+
+@router.post(
+    "/api/activities/{id}/resend",
+    status_code=202,
+    summary="Deliver a DISPATCHED activity once more (same webhook-id)",
+)
+async def resend(
+    id: str,
+    request: Request,
+    principal: Principal = Depends(tenant_principal(Permission.DISPATCH_ACTIVITY)),
+) -> Response:
+    answer = await _service(request).resend(principal.require_tenant(), parse_uuid("id", id))
+    return json_response(answer, 202)
+
+
+@router.post(
+    "/api/dispatch-configs/{id}/test",
+    summary="Deliver a synthetic activity through a config; nothing is stored",
+)
+async def test_config(
+    id: str,
+    request: Request,
+    principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
+) -> Response:
+    answer = await _service(request).test_config(principal.require_tenant(), parse_uuid("id", id))
+    return json_response(answer)

@@ -1,0 +1,432 @@
+"""The delivery engine: claiming, ON_DISPATCH resolution, and writing what an attempt did.
+
+Each step is its own short transaction; the HTTP request itself (dispatch.delivery) runs with no
+transaction open. A claim is a lease (`lease_until`): until it expires nobody else delivers the
+activity, and if this process dies the activity becomes claimable again (at least once).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import or_, select, union, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from reten.activities.lifecycle import ActivityStatus, Trigger, decide
+from reten.activities.models import Activity
+from reten.activities.service import apply_transition, state_of
+from reten.activity_config.models import AttributeStrategy, TargetResolutionStrategy
+from reten.dispatch.configs import open_config_secrets, settings_of
+from reten.dispatch.delivery import AttemptResult
+from reten.dispatch.models import (
+    DeactivationReason,
+    DeliveryTrigger,
+    DispatchAttempt,
+    DispatchConfig,
+    DispatchProvider,
+)
+from reten.dispatch.providers import provider_for
+from reten.dispatch.providers.base import DeliveryConfig, Provider
+from reten.kit.actor import Actor
+from reten.kit.db import Database
+from reten.kit.secretbox import SecretBox
+from reten.kit.time import utcnow
+from reten.resolution import service as resolution
+from reten.resolution.models import ActivityAttribute, ActivityTargetUser
+
+log = structlog.get_logger("reten.dispatch")
+
+# A delivery never holds its lease for less than its timeout plus this margin.
+LEASE_MARGIN_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class ConfigSnapshot:
+    """A dispatch config as one round of deliveries sees it, secrets opened."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    channel: str
+    provider: Provider
+    delivery: DeliveryConfig
+    timeout_seconds: float
+    retry_schedule: tuple[int, ...]
+    max_concurrency: int
+    disable_after: int
+    consecutive_failures: int
+
+    def lease(self, minimum_seconds: float) -> timedelta:
+        return timedelta(seconds=max(minimum_seconds, self.timeout_seconds + LEASE_MARGIN_SECONDS))
+
+
+def snapshot(
+    config: DispatchConfig, provider_code: str, secretbox: SecretBox, now: datetime
+) -> ConfigSnapshot:
+    credentials, secrets = open_config_secrets(secretbox, config, now)
+    settings = settings_of(config)
+    return ConfigSnapshot(
+        id=config.id,
+        tenant_id=config.tenant_id,
+        channel=config.channel,
+        provider=provider_for(provider_code),
+        delivery=DeliveryConfig(
+            base_url=config.base_url, credentials=credentials, signing_secrets=secrets
+        ),
+        timeout_seconds=float(settings["timeout_seconds"]),
+        retry_schedule=tuple(settings["retry_schedule"]),
+        max_concurrency=int(settings["max_concurrency"]),
+        disable_after=int(settings["disable_after_consecutive_failures"]),
+        consecutive_failures=config.consecutive_failures,
+    )
+
+
+def configs_with_provider() -> Any:
+    return select(DispatchConfig, DispatchProvider.code).join(
+        DispatchProvider, DispatchProvider.id == DispatchConfig.dispatch_provider_id
+    )
+
+
+async def active_snapshots(
+    session: AsyncSession, secretbox: SecretBox, now: datetime
+) -> list[ConfigSnapshot]:
+    """Every tenant's active configs (the dispatcher's view of what may be delivered)."""
+    rows = await session.execute(
+        configs_with_provider().where(
+            DispatchConfig.is_active.is_(True),
+            DispatchConfig.deleted_at.is_(None),
+            DispatchProvider.is_active.is_(True),
+        )
+    )
+    return [snapshot(config, code, secretbox, now) for config, code in rows.all()]
+
+
+def due_clause(now: datetime) -> Any:
+    """READY, its next attempt due, and not leased by anyone."""
+    return (
+        (Activity.status == ActivityStatus.READY.value)
+        & or_(Activity.next_attempt_at.is_(None), Activity.next_attempt_at <= now)
+        & or_(Activity.lease_until.is_(None), Activity.lease_until < now)
+    )
+
+
+async def claim(
+    session: AsyncSession,
+    config: ConfigSnapshot,
+    limit: int,
+    now: datetime,
+    lease_seconds: float,
+    *,
+    skip_locked: bool,
+) -> list[Activity]:
+    """Lease up to `limit` due activities of `config`'s channel, oldest first. Does not commit.
+
+    On PostgreSQL the rows are read `FOR UPDATE SKIP LOCKED`, so concurrent dispatchers take
+    disjoint sets; on SQLite the write transaction itself serialises claimers.
+    """
+    stmt = (
+        select(Activity)
+        .where(
+            Activity.tenant_id == config.tenant_id,
+            Activity.channel == config.channel,
+            due_clause(now),
+        )
+        .order_by(Activity.created_at, Activity.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        stmt = stmt.with_for_update(skip_locked=True)
+    activities = list((await session.execute(stmt)).scalars())
+    if not activities:
+        return []
+    first_wait = config.retry_schedule[0] if config.retry_schedule else 0
+    if first_wait > 0:
+        # The schedule's first entry counts from when the activity became deliverable: the first
+        # time a dispatcher sees it with an active config. Park it until then; no attempt spent.
+        fresh = [a for a in activities if a.attempt_count == 0 and a.next_attempt_at is None]
+        if fresh:
+            await session.execute(
+                update(Activity)
+                .where(Activity.id.in_([a.id for a in fresh]))
+                .values(next_attempt_at=now + timedelta(seconds=first_wait))
+                .execution_options(synchronize_session=False)
+            )
+            parked = {a.id for a in fresh}
+            activities = [a for a in activities if a.id not in parked]
+    if activities:
+        until = now + config.lease(lease_seconds)
+        await session.execute(
+            update(Activity)
+            .where(Activity.id.in_([a.id for a in activities]))
+            .values(lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        for a in activities:
+            set_committed_value(a, "lease_until", until)
+    return activities
+
+
+async def needing_resolution(session: AsyncSession, activities: list[Activity]) -> set[uuid.UUID]:
+    """Those whose dispatch cycle starts now and that have ON_DISPATCH resolution to run."""
+    ids = [a.id for a in activities if a.attempt_count == 0]
+    if not ids:
+        return set()
+    stmt = union(
+        select(ActivityTargetUser.activity_id).where(
+            ActivityTargetUser.activity_id.in_(ids),
+            ActivityTargetUser.resolution_strategy == TargetResolutionStrategy.ON_DISPATCH.value,
+        ),
+        select(ActivityAttribute.activity_id).where(
+            ActivityAttribute.activity_id.in_(ids),
+            ActivityAttribute.resolution_strategy == AttributeStrategy.ON_DISPATCH.value,
+        ),
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
+async def resolve_before_dispatch(db: Database, activity: Activity, actor: Actor) -> bool:
+    """Run the ON_DISPATCH resolution. On failure the activity becomes UNRESOLVED (and is
+    released); returns whether delivery may go on."""
+    async with db.sessionmaker() as session:
+        for _ in range(5):
+            current = await session.get(Activity, activity.id, populate_existing=True)
+            if current is None or current.status != ActivityStatus.READY.value:
+                await session.rollback()
+                return False
+            failure = await resolution.resolve_for_dispatch(session, current)
+            if failure is None:
+                await session.commit()
+                return True
+            transition = decide(state_of(current), Trigger.DISPATCH_RESOLUTION_FAILED)
+            if await apply_transition(
+                session,
+                current,
+                transition,
+                actor,
+                event_detail=failure,
+                lifecycle_detail=failure,
+                values={"lease_until": None},
+            ):
+                await session.commit()
+                return False
+            await session.rollback()
+    return False
+
+
+async def _write(session: AsyncSession, activity: Activity, values: dict[str, Any]) -> bool:
+    """A compare-and-set update that changes no status (so it writes no status event)."""
+    values = {**values, "version": activity.version + 1, "updated_at": utcnow()}
+    result = await session.execute(
+        update(Activity)
+        .where(Activity.id == activity.id, Activity.version == activity.version)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for key, value in values.items():
+        set_committed_value(activity, key, value)
+    return True
+
+
+async def _deactivate(
+    session: AsyncSession, config_id: uuid.UUID, reason: DeactivationReason, now: datetime
+) -> None:
+    await session.execute(
+        update(DispatchConfig)
+        .where(DispatchConfig.id == config_id, DispatchConfig.is_active.is_(True))
+        .values(
+            is_active=False, deactivated_reason=reason.value, deactivated_at=now, updated_at=now
+        )
+        .execution_options(synchronize_session=False)
+    )
+    log.warning("dispatch_config_deactivated", config_id=str(config_id), reason=reason.value)
+
+
+async def _count_exhausted(session: AsyncSession, config: ConfigSnapshot, now: datetime) -> None:
+    """One more activity in a row exhausted its schedule on this config: the circuit breaker."""
+    failures = (
+        await session.execute(
+            update(DispatchConfig)
+            .where(DispatchConfig.id == config.id)
+            .values(consecutive_failures=DispatchConfig.consecutive_failures + 1)
+            .returning(DispatchConfig.consecutive_failures)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one()
+    if config.disable_after > 0 and failures >= config.disable_after:
+        await _deactivate(session, config.id, DeactivationReason.CONSECUTIVE_FAILURES, now)
+
+
+async def _free_provider_id(session: AsyncSession, activity: Activity, value: str | None) -> bool:
+    """Whether `value` may be recorded: provider ids are unique per tenant, and a provider that
+    answers with an id it already gave another activity must not break the write."""
+    if value is None or activity.provider_activity_id is not None:
+        return False
+    taken = await session.execute(
+        select(Activity.id).where(
+            Activity.tenant_id == activity.tenant_id,
+            Activity.provider_activity_id == value,
+            Activity.id != activity.id,
+        )
+    )
+    return taken.first() is None
+
+
+def _attempt(
+    tenant_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    config: ConfigSnapshot,
+    result: AttemptResult,
+    trigger: DeliveryTrigger,
+    number: int,
+    now: datetime,
+) -> DispatchAttempt:
+    return DispatchAttempt(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        activity_id=activity_id,
+        dispatch_config_id=config.id,
+        attempt_number=number,
+        trigger=trigger.value,
+        outcome=result.outcome.value,
+        http_status=result.http_status,
+        duration_ms=result.duration_ms,
+        error=result.error[:2048] if result.error else None,
+        response_excerpt=result.response_excerpt,
+        request_id=result.request_id,
+        created_at=now,
+    )
+
+
+async def settle(
+    db: Database,
+    activity: Activity,
+    config: ConfigSnapshot,
+    result: AttemptResult,
+    trigger: DeliveryTrigger,
+    actor: Actor,
+    *,
+    lock_targets: bool = True,
+) -> Activity:
+    """Write one SCHEDULED or MANUAL attempt and what it does to the activity and the config:
+    DISPATCHED, a retry scheduled, or FAILED when the schedule is spent or the failure is final.
+    Releases the lease. Returns the activity as written. `lock_targets` False skips locking the
+    target user when the caller knows there is none to lock."""
+    now = utcnow()
+    async with db.sessionmaker() as session:
+        current = activity
+        for _ in range(10):
+            number = current.attempt_total + 1
+            values: dict[str, Any] = {
+                "attempt_total": number,
+                "last_attempt_at": now,
+                "dispatch_config_id": config.id,
+                "lease_until": None,
+            }
+            exhausted = False
+            if current.status != ActivityStatus.READY.value:
+                # Canceled or answered while in flight: log the attempt, change nothing else.
+                written = await _write(session, current, values)
+            elif result.ok:
+                values.update(
+                    attempt_count=current.attempt_count + 1,
+                    dispatched_at=now,
+                    next_attempt_at=None,
+                    last_error=None,
+                )
+                if await _free_provider_id(session, current, result.provider_activity_id):
+                    values["provider_activity_id"] = result.provider_activity_id
+                transition = decide(state_of(current), Trigger.DISPATCH_ACCEPTED)
+                written = await apply_transition(session, current, transition, actor, values=values)
+                if written and lock_targets:
+                    await resolution.lock_target_user(session, current)
+            elif result.gone:
+                # The endpoint is gone: stop the config, keep the activity waiting for a new
+                # one. The attempt does not count against the activity's schedule.
+                values.update(last_error=result.error, next_attempt_at=now)
+                written = await _write(session, current, values)
+            else:
+                count = current.attempt_count + 1
+                values.update(attempt_count=count, last_error=result.error)
+                if result.retryable and count < len(config.retry_schedule):
+                    wait = max(config.retry_schedule[count], result.retry_after_seconds or 0)
+                    values["next_attempt_at"] = now + timedelta(seconds=wait)
+                    written = await _write(session, current, values)
+                else:
+                    values["next_attempt_at"] = None
+                    transition = decide(state_of(current), Trigger.DISPATCH_EXHAUSTED)
+                    written = await apply_transition(
+                        session,
+                        current,
+                        transition,
+                        actor,
+                        event_detail=result.error,
+                        lifecycle_detail=result.error,
+                        values=values,
+                    )
+                    exhausted = written
+            if written:
+                session.add(
+                    _attempt(current.tenant_id, current.id, config, result, trigger, number, now)
+                )
+                if result.gone:
+                    await _deactivate(session, config.id, DeactivationReason.HTTP_410, now)
+                elif exhausted:
+                    await _count_exhausted(session, config, now)
+                elif result.ok and config.consecutive_failures > 0:
+                    await session.execute(
+                        update(DispatchConfig)
+                        .where(DispatchConfig.id == config.id)
+                        .values(consecutive_failures=0)
+                        .execution_options(synchronize_session=False)
+                    )
+                await session.commit()
+                return current
+            await session.rollback()
+            fresh = await session.get(Activity, activity.id, populate_existing=True)
+            if fresh is None:  # deleted with its tenant meanwhile
+                return activity
+            current = fresh
+    raise RuntimeError(f"could not record the attempt on activity {activity.id}")
+
+
+async def settle_resend(
+    db: Database, activity_id: uuid.UUID, config: ConfigSnapshot, result: AttemptResult
+) -> None:
+    """A RESEND attempt: logged, numbered, and nothing else about the activity changes."""
+    now = utcnow()
+    async with db.sessionmaker() as session:
+        number = (
+            await session.execute(
+                update(Activity)
+                .where(Activity.id == activity_id)
+                .values(
+                    attempt_total=Activity.attempt_total + 1,
+                    last_attempt_at=now,
+                    dispatch_config_id=config.id,
+                )
+                .returning(Activity.attempt_total, Activity.tenant_id)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if number is None:
+            return
+        session.add(
+            _attempt(
+                number.tenant_id,
+                activity_id,
+                config,
+                result,
+                DeliveryTrigger.RESEND,
+                number.attempt_total,
+                now,
+            )
+        )
+        if result.gone:
+            await _deactivate(session, config.id, DeactivationReason.HTTP_410, now)
+        await session.commit()
