@@ -399,3 +399,63 @@ class TestCircuitBreaker:
         row = await support.config_row(db, cfg["id"])
         assert (row.is_active, row.deactivated_reason) == (False, "CONSECUTIVE_FAILURES")
         assert len(receiver.received) == 2 + 1 + 3  # the fourth waits for a new config
+
+
+class TestOnDispatchHooks:
+    async def test_a_client_hook_is_called_before_delivery_and_its_value_delivered(
+        self, app: Any, db: Any, factory: Factory, client: httpx.AsyncClient, receiver: Receiver
+    ) -> None:
+        t, _ = await _setup(factory, client, receiver)
+        keys = (await client.get("/api/activity-config/attribute-keys", headers=t.headers)).json()
+        promotions = next(k["id"] for k in keys if k["key"] == "promotions")
+        policy = await client.post(
+            "/api/activity-config/attribute-policies",
+            json={
+                "attribute_key_id": promotions,
+                "strategy": "ON_DISPATCH",
+                "resolver_type": "CLIENT_HOOK",
+                "hook_url": receiver.url("/attributes"),
+                "hook_timeout_ms": 2000,
+            },
+            headers=t.headers,
+        )
+        assert policy.status_code in (200, 201), policy.text
+        receiver.answer(
+            lambda r: Reply(200, b'{"value": {"discount": 15}}')
+            if r.path == "/attributes"
+            else Reply(200)
+        )
+        activity_id, failure = await new_activity(
+            factory, t.world, request(keys=["promotions"])
+        )
+        assert failure is None
+        await support.dispatcher(app, t).drain()
+        hook_call, delivery = receiver.received
+        assert hook_call.path == "/attributes"
+        assert hook_call.json()["activityId"] == str(activity_id)
+        assert delivery.json()["data"]["attributes"] == {"promotions": {"discount": 15}}
+        assert (await support.activity(db, activity_id)).status == "DISPATCHED"
+
+    async def test_a_failing_hook_leaves_the_activity_unresolved(
+        self, app: Any, db: Any, factory: Factory, client: httpx.AsyncClient, receiver: Receiver
+    ) -> None:
+        t, _ = await _setup(factory, client, receiver)
+        keys = (await client.get("/api/activity-config/attribute-keys", headers=t.headers)).json()
+        promotions = next(k["id"] for k in keys if k["key"] == "promotions")
+        await client.post(
+            "/api/activity-config/attribute-policies",
+            json={
+                "attribute_key_id": promotions,
+                "strategy": "ON_DISPATCH",
+                "resolver_type": "CLIENT_HOOK",
+                "hook_url": receiver.url("/attributes"),
+            },
+            headers=t.headers,
+        )
+        receiver.answer(Reply(503))
+        activity_id, _ = await new_activity(factory, t.world, request(keys=["promotions"]))
+        await support.dispatcher(app, t).drain()
+        assert [r.path for r in receiver.received] == ["/attributes"]
+        detail = await support.detail(client, t, activity_id)
+        assert detail["status"] == "UNRESOLVED"
+        assert "CLIENT_HOOK answered HTTP 503" in detail["statusEvents"][-1]["detail"]

@@ -17,7 +17,7 @@ from reten.activities.models import (
 )
 from reten.activity_config.models import TaskResultType
 from reten.commerces.models import Commerce
-from reten.dispatch.models import DispatchConfig
+from reten.dispatch.configs import active_config
 from reten.kit.actor import actor_json
 from reten.kit.db import TenantRepository
 from reten.kit.time import iso
@@ -210,12 +210,4 @@ async def _can_force_retry_dispatch(session: AsyncSession, a: Activity) -> bool:
     """11.13's precondition: FAILED by dispatch, no result at all, and an active config."""
     if a.status != "FAILED" or a.final_result_id is not None or a.current_result_id is not None:
         return False
-    active = await session.execute(
-        select(DispatchConfig.id).where(
-            DispatchConfig.tenant_id == a.tenant_id,
-            DispatchConfig.channel == a.channel,
-            DispatchConfig.is_active.is_(True),
-            DispatchConfig.deleted_at.is_(None),
-        )
-    )
-    return active.first() is not None
+    return await active_config(session, a.tenant_id, a.channel) is not None

@@ -191,13 +191,18 @@ async def needing_resolution(session: AsyncSession, activities: list[Activity]) 
 async def resolve_before_dispatch(db: Database, activity: Activity, actor: Actor) -> bool:
     """Run the ON_DISPATCH resolution. On failure the activity becomes UNRESOLVED (and is
     released); returns whether delivery may go on."""
+    # Tenant hooks are called first, with no transaction open (a slow hook must not hold
+    # database locks); the resolution then runs on their answers in one short transaction.
+    async with db.sessionmaker() as session:
+        calls = await resolution.dispatch_hook_calls(session, activity)
+    answers = await resolution.call_hooks(calls)
     async with db.sessionmaker() as session:
         for _ in range(5):
             current = await session.get(Activity, activity.id, populate_existing=True)
             if current is None or current.status != ActivityStatus.READY.value:
                 await session.rollback()
                 return False
-            failure = await resolution.resolve_for_dispatch(session, current)
+            failure = await resolution.resolve_for_dispatch(session, current, answers)
             if failure is None:
                 await session.commit()
                 return True

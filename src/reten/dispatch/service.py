@@ -16,6 +16,7 @@ from reten.activities.lifecycle import ActivityStatus, Trigger, decide
 from reten.activities.models import Activity, ActivityType
 from reten.activities.service import apply_transition, detail_or_404, state_of
 from reten.config import Settings
+from reten.dispatch.configs import active_config
 from reten.dispatch.delivery import AttemptResult, Sender
 from reten.dispatch.dispatcher import Dispatcher
 from reten.dispatch.engine import (
@@ -27,7 +28,7 @@ from reten.dispatch.engine import (
     settle_resend,
     snapshot,
 )
-from reten.dispatch.models import DeliveryTrigger, DispatchConfig
+from reten.dispatch.models import DeliveryTrigger, DispatchConfig, DispatchProvider
 from reten.dispatch.payload import load_payloads, message_id, synthetic_payload
 from reten.kit.actor import Actor
 from reten.kit.db import Database, TenantRepository
@@ -65,19 +66,12 @@ class DispatchService:
     async def _active(
         self, session: AsyncSession, tenant_id: uuid.UUID, channel: str
     ) -> ConfigSnapshot:
-        row = (
-            await session.execute(
-                configs_with_provider().where(
-                    DispatchConfig.tenant_id == tenant_id,
-                    DispatchConfig.channel == channel,
-                    DispatchConfig.is_active.is_(True),
-                    DispatchConfig.deleted_at.is_(None),
-                )
-            )
-        ).first()
-        if row is None:
+        config = await active_config(session, tenant_id, channel)
+        if config is None:
             raise NotFound(f"No active dispatch config for channel {channel}")
-        return snapshot(row[0], row[1], self.secretbox, utcnow())
+        provider = await session.get(DispatchProvider, config.dispatch_provider_id)
+        assert provider is not None  # a foreign key
+        return snapshot(config, provider.code, self.secretbox, utcnow())
 
     async def _deliver(
         self, config: ConfigSnapshot, payload: dict[str, Any], activity_id: uuid.UUID

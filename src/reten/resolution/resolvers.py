@@ -57,6 +57,9 @@ class AttributeContext:
     commerce_id: uuid.UUID
     # The activity's target user when one is resolved (RESOLVED or LOCKED), else None.
     target_user_id: uuid.UUID | None
+    # CLIENT_HOOK answers obtained beforehand, outside any transaction, by attribute key: the
+    # value, or the ResolverError the call ended with. A key found here is not called again.
+    hook_answers: dict[str, Any] | None = None
 
 
 async def commerce_info(ctx: AttributeContext) -> dict[str, Any]:
@@ -179,14 +182,12 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-async def client_hook(ctx: AttributeContext, key: str, hook: Hook | None) -> Any:
-    """POST the activity's context to the tenant's endpoint; its `value` is the attribute's."""
-    if hook is None:
-        raise ResolverError(HOOK_NOT_CONFIGURED)
+async def hook_payload(ctx: AttributeContext, key: str) -> dict[str, Any]:
+    """What a CLIENT_HOOK receives about the activity (read from the database)."""
     commerce = await TenantRepository(ctx.session, ctx.tenant_id).get(Commerce, ctx.commerce_id)
     if commerce is None:  # the assignment's foreign key makes this unreachable; kept as a guard
         raise ResolverError("commerce not found")
-    payload = {
+    return {
         "activityId": str(ctx.activity.id),
         "tenantId": str(ctx.tenant_id),
         "attributeKey": key,
@@ -198,6 +199,13 @@ async def client_hook(ctx: AttributeContext, key: str, hook: Hook | None) -> Any
             "name": commerce.name,
         },
     }
+
+
+async def call_hook(hook: Hook | None, payload: dict[str, Any]) -> Any:
+    """POST `payload` to the tenant's endpoint; its answer's `value` is the attribute's.
+    Touches no database, so it can run with no transaction open."""
+    if hook is None:
+        raise ResolverError(HOOK_NOT_CONFIGURED)
     try:
         # The httpx timeout bounds each phase; this one bounds the whole exchange.
         async with asyncio.timeout(hook.timeout_ms / 1000):
@@ -218,6 +226,18 @@ async def client_hook(ctx: AttributeContext, key: str, hook: Hook | None) -> Any
     if not isinstance(answer, dict) or "value" not in answer:
         raise ResolverError(HOOK_BAD_ANSWER)
     return answer["value"]
+
+
+async def client_hook(ctx: AttributeContext, key: str, hook: Hook | None) -> Any:
+    """The attribute's value from the tenant's hook, or the answer fetched beforehand."""
+    if ctx.hook_answers is not None and key in ctx.hook_answers:
+        answer = ctx.hook_answers[key]
+        if isinstance(answer, ResolverError):
+            raise answer
+        return answer
+    if hook is None:
+        raise ResolverError(HOOK_NOT_CONFIGURED)
+    return await call_hook(hook, await hook_payload(ctx, key))
 
 
 async def resolve_attribute(

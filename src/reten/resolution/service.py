@@ -52,7 +52,9 @@ from reten.resolution.resolvers import (
     Hook,
     Plan,
     ResolverError,
+    call_hook,
     choose_target_user,
+    hook_payload,
     resolve_attribute,
 )
 from reten.resolution.schemas import AttributeInput, CriteriaInput, criteria_with_priorities
@@ -135,13 +137,16 @@ class _Run:
     def repo(self) -> TenantRepository:
         return TenantRepository(self.session, self.tenant_id)
 
-    def attribute_context(self, target: ActivityTargetUser | None) -> AttributeContext:
+    def attribute_context(
+        self, target: ActivityTargetUser | None, hook_answers: dict[str, Any] | None = None
+    ) -> AttributeContext:
         return AttributeContext(
             session=self.session,
             tenant_id=self.tenant_id,
             activity=self.activity,
             commerce_id=self.commerce_id,
             target_user_id=_resolved_user(target),
+            hook_answers=hook_answers,
         )
 
     async def run_target(
@@ -428,10 +433,58 @@ async def retry(session: AsyncSession, activity: Activity) -> str | None:
     return failure_detail(target, attributes)
 
 
-async def resolve_for_dispatch(session: AsyncSession, activity: Activity) -> str | None:
+def _dispatch_due(
+    attributes: list[tuple[ActivityAttribute, str]],
+) -> list[tuple[ActivityAttribute, str]]:
+    return [
+        (record, key)
+        for record, key in attributes
+        if record.resolution_strategy == AttributeStrategy.ON_DISPATCH
+        and record.resolver_type != ResolverType.CALLER_PROVIDED
+    ]
+
+
+async def dispatch_hook_calls(
+    session: AsyncSession, activity: Activity
+) -> list[tuple[str, Hook | None, dict[str, Any]]]:
+    """The CLIENT_HOOK calls `resolve_for_dispatch` would make, as (key, hook, payload), so the
+    dispatcher can make them with no transaction open and hand the answers in. Reads only."""
+    run = _Run(session, activity, await _commerce_id(session, activity))
+    due = [
+        (record, key)
+        for record, key in _dispatch_due(await _attribute_records(session, activity))
+        if record.resolver_type == ResolverType.CLIENT_HOOK
+    ]
+    if not due:
+        return []
+    hooks = await _hooks(session, run.tenant_id, [record for record, _ in due])
+    ctx = run.attribute_context(None)
+    return [
+        (key, hooks.get(record.attribute_key_id), await hook_payload(ctx, key))
+        for record, key in due
+    ]
+
+
+async def call_hooks(
+    calls: list[tuple[str, Hook | None, dict[str, Any]]],
+) -> dict[str, Any]:
+    """Make the calls of `dispatch_hook_calls`: each key's value, or the ResolverError."""
+    answers: dict[str, Any] = {}
+    for key, hook, payload in calls:
+        try:
+            answers[key] = await call_hook(hook, payload)
+        except ResolverError as exc:
+            answers[key] = exc
+    return answers
+
+
+async def resolve_for_dispatch(
+    session: AsyncSession, activity: Activity, hook_answers: dict[str, Any] | None = None
+) -> str | None:
     """The ON_DISPATCH resolution, before the first attempt of a dispatch cycle: the target
     user (unless it is LOCKED) and the attributes whose policy says ON_DISPATCH (unless the
-    caller gave their value). Does not commit; same return convention."""
+    caller gave their value). `hook_answers` (from `call_hooks`) replaces calling CLIENT_HOOKs
+    here. Does not commit; same return convention."""
     run = _Run(session, activity, await _commerce_id(session, activity))
     target = await _target_record(session, activity)
     if (
@@ -441,13 +494,8 @@ async def resolve_for_dispatch(session: AsyncSession, activity: Activity) -> str
     ):
         await run.run_target(target)
     attributes = await _attribute_records(session, activity)
-    ctx = run.attribute_context(target)
-    due = [
-        (record, key)
-        for record, key in attributes
-        if record.resolution_strategy == AttributeStrategy.ON_DISPATCH
-        and record.resolver_type != ResolverType.CALLER_PROVIDED
-    ]
+    ctx = run.attribute_context(target, hook_answers)
+    due = _dispatch_due(attributes)
     hooks = await _hooks(session, run.tenant_id, [record for record, _ in due])
     for record, key in due:
         await run.run_attribute(record, key, ctx, hooks.get(record.attribute_key_id))
