@@ -68,6 +68,15 @@ async def make_config(
     return dict(response.json())
 
 
+async def setup(
+    factory: Factory, client: httpx.AsyncClient, receiver: Any, **config: Any
+) -> tuple[Tenant, dict[str, Any]]:
+    """A fresh tenant with a config (WEBHOOK unless `provider=` says otherwise) to `receiver`."""
+    t = await tenant(factory)
+    cfg = await make_config(client, t, base_url=receiver.url(), **config)
+    return t, cfg
+
+
 async def detail(client: httpx.AsyncClient, t: Tenant, activity_id: uuid.UUID) -> dict[str, Any]:
     response = await client.get(f"/api/activities/{activity_id}", headers=t.headers)
     assert response.status_code == 200, response.text

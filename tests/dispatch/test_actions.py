@@ -20,13 +20,7 @@ from tests.dispatch.receiver import Receiver, Reply
 from tests.factories import Factory
 from tests.resolution.support import add_config, add_user, new_activity, request
 
-
-async def _setup(
-    factory: Factory, client: httpx.AsyncClient, receiver: Receiver, **config: Any
-) -> tuple[support.Tenant, dict[str, Any]]:
-    t = await support.tenant(factory)
-    cfg = await support.make_config(client, t, base_url=receiver.url(), **config)
-    return t, cfg
+_setup = support.setup
 
 
 class TestManualDispatch:
@@ -421,13 +415,13 @@ class TestOnDispatchHooks:
         )
         assert policy.status_code in (200, 201), policy.text
         receiver.answer(
-            lambda r: Reply(200, b'{"value": {"discount": 15}}')
-            if r.path == "/attributes"
-            else Reply(200)
+            lambda r: (
+                Reply(200, b'{"value": {"discount": 15}}')
+                if r.path == "/attributes"
+                else Reply(200)
+            )
         )
-        activity_id, failure = await new_activity(
-            factory, t.world, request(keys=["promotions"])
-        )
+        activity_id, failure = await new_activity(factory, t.world, request(keys=["promotions"]))
         assert failure is None
         await support.dispatcher(app, t).drain()
         hook_call, delivery = receiver.received

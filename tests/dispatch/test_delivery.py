@@ -15,13 +15,7 @@ from tests.dispatch import support
 from tests.dispatch.receiver import Receiver, Reply
 from tests.factories import Factory
 
-
-async def _setup(
-    factory: Factory, client: httpx.AsyncClient, receiver: Receiver, **config: Any
-) -> tuple[support.Tenant, dict[str, Any]]:
-    t = await support.tenant(factory)
-    cfg = await support.make_config(client, t, base_url=receiver.url(), **config)
-    return t, cfg
+_setup = support.setup
 
 
 class TestWebhook:

@@ -105,6 +105,20 @@ async def apply_transition(
         "updated_at": now,
         **(values or {}),
     }
+    if not await write_if_unchanged(session, activity, changes):
+        return False
+    session.add(_event(activity, transition, actor, event_detail, now))
+    mark_changed(session.sync_session, activity.tenant_id)
+    if transition.to_status == ActivityStatus.READY:
+        signal.mark(session.sync_session)
+    return True
+
+
+async def write_if_unchanged(
+    session: AsyncSession, activity: Activity, changes: dict[str, Any]
+) -> bool:
+    """UPDATE the activity with `changes` (which bump `version`) if it is still at the version it
+    was read at; mirror them on the object. False, and nothing written, otherwise."""
     result = await session.execute(
         update(Activity)
         .where(Activity.id == activity.id, Activity.version == activity.version)
@@ -117,10 +131,6 @@ async def apply_transition(
     # a second, unchecked UPDATE of the same row.
     for key, value in changes.items():
         set_committed_value(activity, key, value)
-    session.add(_event(activity, transition, actor, event_detail, now))
-    mark_changed(session.sync_session, activity.tenant_id)
-    if transition.to_status == ActivityStatus.READY:
-        signal.mark(session.sync_session)
     return True
 
 

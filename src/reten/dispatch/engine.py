@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from reten.activities.lifecycle import ActivityStatus, Trigger, decide
 from reten.activities.models import Activity
-from reten.activities.service import apply_transition, state_of
+from reten.activities.service import apply_transition, state_of, write_if_unchanged
 from reten.activity_config.models import AttributeStrategy, TargetResolutionStrategy
 from reten.dispatch.configs import open_config_secrets, settings_of
 from reten.dispatch.delivery import AttemptResult
@@ -224,18 +224,8 @@ async def resolve_before_dispatch(db: Database, activity: Activity, actor: Actor
 
 async def _write(session: AsyncSession, activity: Activity, values: dict[str, Any]) -> bool:
     """A compare-and-set update that changes no status (so it writes no status event)."""
-    values = {**values, "version": activity.version + 1, "updated_at": utcnow()}
-    result = await session.execute(
-        update(Activity)
-        .where(Activity.id == activity.id, Activity.version == activity.version)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    for key, value in values.items():
-        set_committed_value(activity, key, value)
-    return True
+    changes = {**values, "version": activity.version + 1, "updated_at": utcnow()}
+    return await write_if_unchanged(session, activity, changes)
 
 
 async def _deactivate(
