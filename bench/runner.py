@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cpu import CpuMeter
+from bench.dispatch import rig, run_p6, run_p7
 from bench.explain import explain_p1
 from bench.noauth_app import NOAUTH_PATH
 from bench.report import Measurement, Row, table, write_json
@@ -57,9 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "process over loopback and prints one table of ratios to the GET /api/health baseline.",
     )
     p.add_argument(
-        "workload", choices=("all", "p1", "p2", "p5", "create", "batch", "p9"),
-        help="p1: task list; p2: result submission; p5: API-key auth overhead; all: every one. "
-        "The baseline always runs first.",
+        "workload", choices=("all", "p1", "p2", "p5", "create", "batch", "p9", "p6", "p7"),
+        help="p1: task list; p2: result submission; p5: API-key auth overhead; p6: dispatch "
+        "throughput; p7: dispatch latency; all: every one. The baseline always runs first.",
     )  # fmt: skip
     p.add_argument(
         "--duration", type=float, default=10.0, help="measured seconds per workload (default 10)"
@@ -77,11 +78,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--explain", action="store_true", help="EXPLAIN ANALYZE P1's SQL even when it passes"
     )
+    p.add_argument(
+        "--dispatch-activities", type=int, default=20_000,
+        help="P6: READY activities waiting when the config is activated (default 20 000)",
+    )  # fmt: skip
+    p.add_argument(
+        "--p7-seconds", type=float, default=20.0,
+        help="P7: seconds of creation at 100 activities/s (default 20)",
+    )  # fmt: skip
     args = p.parse_args(argv)
     if not 1 <= args.duration <= 300 or not 0 <= args.warmup <= 60:
         p.error("--duration must be 1-300 s and --warmup 0-60 s")
     if not 1 <= args.clients <= 512 or args.activities < 1000:
         p.error("--clients must be 1-512 and --activities at least 1000")
+    if not 100 <= args.dispatch_activities <= 1_000_000 or not 1 <= args.p7_seconds <= 300:
+        p.error("--dispatch-activities must be 100-1 000 000 and --p7-seconds 1-300")
     return args
 
 
@@ -271,7 +282,11 @@ def run_p9(server: Server, seeded: Seeded, args: argparse.Namespace, base: float
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    chosen = ("p1", "p5", "p2", "create", "p9") if args.workload == "all" else (args.workload,)
+    chosen = (
+        ("p1", "p5", "p2", "create", "p9", "p6", "p7")
+        if args.workload == "all"
+        else (args.workload,)
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     log(f"seeding {args.database} with {args.activities} activities ...")
@@ -282,10 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     plans: list[dict[str, Any]] = []
     meta: dict[str, Any] = {}
+    server = Server(
+        database_url(args.database), str(seeded.tenant_id), RESULTS / "server.log", args.port
+    )
+    # As `reten serve --no-dispatcher`: P6 and P7 measure one separate `reten worker`, which a
+    # dispatcher inside the API server would compete with.
+    server.env["RETEN_RUN_DISPATCHER"] = "false"
     try:
-        with Server(
-            database_url(args.database), str(seeded.tenant_id), RESULTS / "server.log", args.port
-        ) as server:
+        with server:
             log(f"server pid {server.pid} on {server.url}")
             m = drive(server, get("/api/health"), args)
             baseline = measure_row(server, "baseline GET /api/health", m, None)
@@ -305,8 +324,16 @@ def main(argv: list[str] | None = None) -> int:
                     rows.extend(run_create(server, seeded, args, base))
                 elif workload == "p9":
                     rows.append(run_p9(server, seeded, args, base))
-                else:
+                elif workload == "p2":
                     rows.append(run_p2(server, seeded, args, base))
+            if "p6" in chosen or "p7" in chosen:
+                # One worker, receiver and tenant for both; P6's backlog only when it runs.
+                backlog = args.dispatch_activities if "p6" in chosen else 0
+                with rig(server, args.database, backlog) as dispatch:
+                    if "p6" in chosen:
+                        rows.extend(run_p6(dispatch, args, base))
+                    if "p7" in chosen:
+                        rows.append(run_p7(dispatch, args, base))
             rss, peak = server.memory_mb()
             meta["server"] = {"pid": server.pid, "rss_mb_end": rss, "peak_rss_mb": peak}
         log_lines = server.log_lines()

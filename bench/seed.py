@@ -232,7 +232,7 @@ async def _bulk(conn: asyncpg.Connection, tid: uuid.UUID, cfg: SeedConfig, pool_
         activities.append(
             (aid, tid, "TASK", "CALLCENTER" if i % 5 == 4 else "SALESMAN", status, lifecycle, phase,
              detail, REASONS[i % len(REASONS)], rng.randint(1, 100), scheduled, f"bench-{i:07d}",
-             result_id, result_id, version, 0, *ts)
+             result_id, result_id, version, 0, 0, *ts)
         )  # fmt: skip
         assignments.append((aid, tid, cid, *ts))
         details.append((aid, tid, route_of[oid], oid, *ts))
@@ -241,7 +241,7 @@ async def _bulk(conn: asyncpg.Connection, tid: uuid.UUID, cfg: SeedConfig, pool_
         conn, "activities",
         ("id", "tenant_id", "type", "channel", "status", "lifecycle_status", "phase",
          "lifecycle_detail", "reason", "score", "scheduled_at", "idempotency_key",
-         "current_result_id", "final_result_id", "version", "attempt_count",
+         "current_result_id", "final_result_id", "version", "attempt_count", "attempt_total",
          "created_at", "updated_at"),
         activities,
     )  # fmt: skip

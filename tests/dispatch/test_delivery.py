@@ -348,3 +348,18 @@ class TestFailures:
         a = await support.activity(db, activity_id)
         assert a.status == "READY" and a.attempt_count == 0
         assert await support.attempts(db, activity_id) == []
+
+
+class TestProviderIds:
+    async def test_an_id_answered_twice_is_recorded_once(
+        self, app: Any, db: Any, factory: Factory, client: httpx.AsyncClient, receiver: Receiver
+    ) -> None:
+        t, _ = await _setup(factory, client, receiver, max_concurrency=8)
+        same = f"dup-{uuid.uuid4().hex}"
+        receiver.answer(Reply(200, b'{"id": "' + same.encode() + b'"}'))
+        first = await factory.task(t.world)
+        second = await factory.task(t.world)
+        await support.dispatcher(app, t).drain()
+        rows = [await support.activity(db, a) for a in (first, second)]
+        assert [r.status for r in rows] == ["DISPATCHED", "DISPATCHED"]
+        assert sorted(str(r.provider_activity_id) for r in rows) == sorted([same, "None"])

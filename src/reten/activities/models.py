@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
@@ -81,7 +81,9 @@ class Activity(IdMixin, TimestampMixin, TenantScoped, Base):
     last_error: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # attempt_count restarts with each dispatch cycle; this numbers the attempt log and never does.
-    attempt_total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    attempt_total: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The config of the last attempt (it may since have been deleted, hence no foreign key).
     dispatch_config_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)

@@ -59,7 +59,11 @@ def _run(
     from reten.migrations import upgrade
 
     async def main() -> T:
-        db = Database(settings.database_url)
+        db = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         try:
             if migrate:
                 await upgrade(db.engine)

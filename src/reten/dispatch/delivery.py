@@ -8,6 +8,7 @@ What a response means (dispatch.md): 2xx is success; network errors, timeouts, 4
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ MAX_RESPONSE_BYTES = 1024 * 1024  # read no more of an answer: a hostile endpoin
 EXCERPT_CHARS = 2048  # what the attempt log keeps of an answer
 MAX_RETRY_AFTER_SECONDS = 3600
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
+CONNECTIONS_PER_SHARD = 8
 
 
 @dataclass(frozen=True)
@@ -84,16 +86,25 @@ class Sender:
 
     def __init__(self, *, allow_private_networks: bool, max_connections: int = 64) -> None:
         self.allow_private_networks = allow_private_networks
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            headers={"user-agent": "Reten-Dispatch/1"},
-        )
+        # Several small connection pools rather than one large one: httpcore walks every
+        # connection of a pool (a readability check on each idle socket) whenever it assigns
+        # or releases one, so the cost per request grows with the pool. Requests go round the
+        # shards in turn.
+        shards = max(1, -(-max_connections // CONNECTIONS_PER_SHARD))
+        per_shard = -(-max_connections // shards)
+        self._clients = [
+            httpx.AsyncClient(
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard),
+                headers={"user-agent": "Reten-Dispatch/1"},
+            )
+            for _ in range(shards)
+        ]
+        self._turn = itertools.cycle(self._clients)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     async def deliver(
         self,
@@ -126,7 +137,8 @@ class Sender:
                     headers["host"] = target.host_header
                 if target.sni_hostname:
                     extensions["sni_hostname"] = target.sni_hostname
-                outgoing = self._client.build_request(
+                client = next(self._turn)
+                outgoing = client.build_request(
                     "POST",
                     target.url,
                     content=request.body,
@@ -134,7 +146,7 @@ class Sender:
                     timeout=timeout_seconds,
                     extensions=extensions,
                 )
-                response = await self._client.send(outgoing, stream=True)
+                response = await client.send(outgoing, stream=True)
                 try:
                     body = bytearray()
                     async for chunk in response.aiter_raw():

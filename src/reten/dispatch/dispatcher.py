@@ -26,13 +26,14 @@ from reten.dispatch import signal
 from reten.dispatch.delivery import Sender
 from reten.dispatch.engine import (
     ConfigSnapshot,
+    Outcome,
     active_snapshots,
     claim,
     needing_resolution,
     resolve_before_dispatch,
-    settle,
+    settle_many,
 )
-from reten.dispatch.models import DeliveryTrigger, DispatchAttempt
+from reten.dispatch.models import DispatchAttempt
 from reten.dispatch.payload import load_payloads, message_id
 from reten.kit.actor import Actor
 from reten.kit.db import Database
@@ -43,6 +44,38 @@ from reten.kit.time import utcnow
 log = structlog.get_logger("reten.dispatch")
 
 PRUNE_EVERY_SECONDS = 3600.0
+
+
+class _GroupWriter:
+    """Group commit of finished deliveries: while one group is being written, the deliveries
+    that finish meanwhile queue up and are written together next. Under load a group holds
+    many deliveries; when idle, one is written at once."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._pending: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, outcome: Outcome) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((outcome, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending, []
+            try:
+                await settle_many(self.db, [outcome for outcome, _ in group])
+            except Exception as exc:
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in group:
+                    if not future.done():
+                        future.set_result(None)
 
 
 class Dispatcher:
@@ -66,6 +99,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._skip_locked = db.dialect == "postgresql"
         self._next_prune = 0.0
+        self._writer = _GroupWriter(db)
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -202,8 +236,8 @@ class Dispatcher:
                 message_id=message_id(activity.id),
                 timeout_seconds=config.timeout_seconds,
             )
-            await settle(
-                self.db, activity, config, result, DeliveryTrigger.SCHEDULED, Actor.system()
+            await self._writer.write(
+                Outcome(activity, config, result, lock_targets=bool(payload["targetUsers"]))
             )
         except Exception:
             # The lease expires and the activity is delivered again: at least once.

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, union, update
+from sqlalchemy import Table, bindparam, insert, or_, select, tuple_, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from reten.activities.lifecycle import ActivityStatus, Trigger, decide
-from reten.activities.models import Activity
+from reten.activities.models import Activity, ActivityStatusEvent
 from reten.activities.service import apply_transition, state_of, write_if_unchanged
 from reten.activity_config.models import AttributeStrategy, TargetResolutionStrategy
 from reten.dispatch.configs import open_config_secrets, settings_of
@@ -33,11 +33,12 @@ from reten.dispatch.models import (
 from reten.dispatch.providers import provider_for
 from reten.dispatch.providers.base import DeliveryConfig, Provider
 from reten.kit.actor import Actor
+from reten.kit.counts import mark_changed
 from reten.kit.db import Database
 from reten.kit.secretbox import SecretBox
 from reten.kit.time import utcnow
 from reten.resolution import service as resolution
-from reten.resolution.models import ActivityAttribute, ActivityTargetUser
+from reten.resolution.models import ActivityAttribute, ActivityTargetUser, TargetUserStatus
 
 log = structlog.get_logger("reten.dispatch")
 
@@ -272,7 +273,7 @@ async def _free_provider_id(session: AsyncSession, activity: Activity, value: st
     return taken.first() is None
 
 
-def _attempt(
+def _attempt_values(
     tenant_id: uuid.UUID,
     activity_id: uuid.UUID,
     config: ConfigSnapshot,
@@ -280,22 +281,26 @@ def _attempt(
     trigger: DeliveryTrigger,
     number: int,
     now: datetime,
-) -> DispatchAttempt:
-    return DispatchAttempt(
-        id=uuid.uuid4(),
-        tenant_id=tenant_id,
-        activity_id=activity_id,
-        dispatch_config_id=config.id,
-        attempt_number=number,
-        trigger=trigger.value,
-        outcome=result.outcome.value,
-        http_status=result.http_status,
-        duration_ms=result.duration_ms,
-        error=result.error[:2048] if result.error else None,
-        response_excerpt=result.response_excerpt,
-        request_id=result.request_id,
-        created_at=now,
-    )
+) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "tenant_id": tenant_id,
+        "activity_id": activity_id,
+        "dispatch_config_id": config.id,
+        "attempt_number": number,
+        "trigger": trigger.value,
+        "outcome": result.outcome.value,
+        "http_status": result.http_status,
+        "duration_ms": result.duration_ms,
+        "error": result.error[:2048] if result.error else None,
+        "response_excerpt": result.response_excerpt,
+        "request_id": result.request_id,
+        "created_at": now,
+    }
+
+
+def _attempt(*args: Any) -> DispatchAttempt:
+    return DispatchAttempt(**_attempt_values(*args))
 
 
 async def settle(
@@ -388,6 +393,182 @@ async def settle(
                 return activity
             current = fresh
     raise RuntimeError(f"could not record the attempt on activity {activity.id}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished SCHEDULED delivery waiting to be written."""
+
+    activity: Activity
+    config: ConfigSnapshot
+    result: AttemptResult
+    lock_targets: bool
+
+
+async def settle_many(db: Database, outcomes: list[Outcome]) -> None:
+    """Write many finished deliveries. Accepted deliveries of activities still as they were
+    claimed are written together — one compare-and-set UPDATE per config, one INSERT each for
+    their events and attempts, one commit — because a dispatcher at full speed finishes
+    hundreds a second and a transaction each would cost more than the deliveries. The rest
+    (failures, and rows someone else changed meanwhile) take `settle`'s path one by one."""
+    grouped: dict[tuple[uuid.UUID, str, str], list[tuple[Outcome, Any]]] = {}
+    single: list[Outcome] = []
+    for outcome in outcomes:
+        a = outcome.activity
+        if not outcome.result.ok or a.status != ActivityStatus.READY.value:
+            single.append(outcome)
+            continue
+        transition = decide(state_of(a), Trigger.DISPATCH_ACCEPTED)
+        key = (outcome.config.id, transition.lifecycle_status.value, transition.phase.value)
+        grouped.setdefault(key, []).append((outcome, transition))
+    if grouped:
+        single.extend(await _accept_together(db, grouped))
+    for outcome in single:
+        await settle(
+            db,
+            outcome.activity,
+            outcome.config,
+            outcome.result,
+            DeliveryTrigger.SCHEDULED,
+            Actor.system(),
+            lock_targets=outcome.lock_targets,
+        )
+
+
+async def _accept_together(
+    db: Database, grouped: dict[tuple[uuid.UUID, str, str], list[tuple[Outcome, Any]]]
+) -> list[Outcome]:
+    """The batch half of `settle_many`. Returns the outcomes it could not write."""
+    now = utcnow()
+    actor = Actor.system()
+    left: list[Outcome] = []
+    async with db.sessionmaker() as session:
+        written: list[tuple[Outcome, Any, int]] = []
+        for (config_id, lifecycle, phase), items in grouped.items():
+            by_id = {o.activity.id: (o, t) for o, t in items}
+            rows = await session.execute(
+                update(Activity)
+                .where(
+                    tuple_(Activity.id, Activity.version).in_(
+                        [(o.activity.id, o.activity.version) for o, _ in items]
+                    )
+                )
+                .values(
+                    status=ActivityStatus.DISPATCHED.value,
+                    lifecycle_status=lifecycle,
+                    phase=phase,
+                    lifecycle_detail=None,
+                    version=Activity.version + 1,
+                    updated_at=now,
+                    attempt_count=Activity.attempt_count + 1,
+                    attempt_total=Activity.attempt_total + 1,
+                    last_attempt_at=now,
+                    dispatch_config_id=config_id,
+                    lease_until=None,
+                    dispatched_at=now,
+                    next_attempt_at=None,
+                    last_error=None,
+                )
+                .returning(Activity.id, Activity.attempt_total)
+                .execution_options(synchronize_session=False)
+            )
+            for activity_id, number in rows.all():
+                outcome, transition = by_id.pop(activity_id)
+                written.append((outcome, transition, number))
+            left.extend(o for o, _ in by_id.values())
+        if not written:
+            await session.rollback()
+            return left
+        await _record_provider_ids(session, [(o.activity, o.result) for o, _, _ in written])
+        await session.execute(
+            insert(ActivityStatusEvent),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": o.activity.tenant_id,
+                    "activity_id": o.activity.id,
+                    "from_status": ActivityStatus.READY.value,
+                    "to_status": t.to_status.value,
+                    "event": t.event.value,
+                    "actor_type": actor.type.value,
+                    "actor_id": None,
+                    "actor_label": None,
+                    "detail": None,
+                    "created_at": now,
+                }
+                for o, t, _ in written
+            ],
+        )
+        await session.execute(
+            insert(DispatchAttempt),
+            [
+                _attempt_values(o.activity.tenant_id, o.activity.id, o.config, o.result,
+                                DeliveryTrigger.SCHEDULED, number, now)
+                for o, _, number in written
+            ],
+        )  # fmt: skip
+        locking = [o.activity.id for o, _, _ in written if o.lock_targets]
+        if locking:
+            await session.execute(
+                update(ActivityTargetUser)
+                .where(
+                    ActivityTargetUser.activity_id.in_(locking),
+                    ActivityTargetUser.resolution_status == TargetUserStatus.RESOLVED.value,
+                )
+                .values(resolution_status=TargetUserStatus.LOCKED.value, locked_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        for config in {o.config.id: o.config for o, _, _ in written}.values():
+            if config.consecutive_failures > 0:
+                await session.execute(
+                    update(DispatchConfig)
+                    .where(DispatchConfig.id == config.id)
+                    .values(consecutive_failures=0)
+                    .execution_options(synchronize_session=False)
+                )
+        for tenant_id in {o.activity.tenant_id for o, _, _ in written}:
+            mark_changed(session.sync_session, tenant_id)
+        await session.commit()
+    return left
+
+
+async def _record_provider_ids(
+    session: AsyncSession, accepted: list[tuple[Activity, AttemptResult]]
+) -> None:
+    """Record the ids providers answered with, except one already given to another activity of
+    the tenant (or twice in this batch): provider ids are unique per tenant."""
+    wanted = [
+        (a, r.provider_activity_id)
+        for a, r in accepted
+        if r.provider_activity_id is not None and a.provider_activity_id is None
+    ]
+    if not wanted:
+        return
+    rows = await session.execute(
+        select(Activity.tenant_id, Activity.provider_activity_id).where(
+            tuple_(Activity.tenant_id, Activity.provider_activity_id).in_(
+                [(a.tenant_id, pid) for a, pid in wanted]
+            )
+        )
+    )
+    taken = {(tenant_id, pid) for tenant_id, pid in rows.all()}
+    params = []
+    for a, pid in wanted:
+        if (a.tenant_id, pid) in taken:
+            continue
+        taken.add((a.tenant_id, pid))
+        params.append({"b_id": a.id, "b_pid": pid})
+    if params:
+        # The table, not the entity: with a list of parameters the ORM would take this for a
+        # bulk UPDATE by primary key and drop the `IS NULL` guard.
+        table = Activity.__table__
+        assert isinstance(table, Table)
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.provider_activity_id.is_(None))
+            .values(provider_activity_id=bindparam("b_pid")),
+            params,
+        )
 
 
 async def settle_resend(

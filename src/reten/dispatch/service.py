@@ -49,7 +49,9 @@ class DispatchService:
         self.secretbox = secretbox
         self.sender = Sender(
             allow_private_networks=settings.allow_private_networks,
-            max_connections=settings.dispatch_concurrency * 2,
+            # No more connections than requests in flight: httpcore scans its whole pool on
+            # every request, so a larger one only costs time.
+            max_connections=settings.dispatch_concurrency,
         )
         self._background: set[asyncio.Task[None]] = set()
 
