@@ -121,7 +121,12 @@ class DispatchService:
             due = await needing_resolution(session, [activity])
             await session.commit()
         if due and not await resolve_before_dispatch(self.db, activity, actor):
-            raise BadRequest("Resolution failed; activity is now UNRESOLVED")
+            async with self.db.sessionmaker() as session:
+                current = await session.get(Activity, activity.id, populate_existing=True)
+            if current is not None and current.status == ActivityStatus.UNRESOLVED.value:
+                raise BadRequest("Resolution failed; activity is now UNRESOLVED")
+            # Canceled or answered while its resolution ran: nothing is left to deliver.
+            raise Conflict("The activity changed while it was being dispatched")
         async with self.db.sessionmaker() as session:
             payload = (await load_payloads(session, [activity], self.settings.public_url))[
                 activity.id
