@@ -234,3 +234,31 @@ class TestRetention:
         await support.dispatcher(app, t)._maybe_prune()
         numbers = [a.attempt_number for a in await support.attempts(db, activity_id)]
         assert numbers == [1]
+
+
+class TestUnreadableConfig:
+    async def test_a_config_sealed_with_an_unknown_key_does_not_stop_the_others(
+        self, app: Any, db: Any, factory: Factory, client: httpx.AsyncClient, receiver: Receiver
+    ) -> None:
+        from sqlalchemy import update
+
+        broken, broken_cfg = await support.setup(factory, client, receiver)
+        healthy, _ = await support.setup(factory, client, receiver)
+        foreign = SecretBox(derive_key("another-deployment-key" * 2))
+        async with db.sessionmaker() as session:  # as if RETEN_ENCRYPTION_KEY had changed
+            await session.execute(
+                update(DispatchConfig)
+                .where(DispatchConfig.id == uuid.UUID(broken_cfg["id"]))
+                .values(signing_secret_encrypted=foreign.seal("whsec_" + "A" * 44))
+            )
+            await session.commit()
+        stuck = await factory.task(broken.world)
+        delivered = await factory.task(healthy.world)
+        await support.dispatcher(app, broken, healthy).drain()
+        assert receiver.ids() == [f"msg_{delivered.hex}"]
+        assert (await support.activity(db, stuck)).status == "READY"
+        manual = await client.post(
+            f"/api/activities/tasks/{stuck}/dispatch", headers=broken.headers
+        )
+        assert manual.status_code == 503
+        assert "cannot be opened" in manual.json()["message"]

@@ -35,7 +35,7 @@ from reten.dispatch.providers.base import DeliveryConfig, Provider
 from reten.kit.actor import Actor
 from reten.kit.counts import mark_changed
 from reten.kit.db import Database
-from reten.kit.secretbox import SecretBox
+from reten.kit.secretbox import SecretBox, SecretBoxError
 from reten.kit.time import utcnow
 from reten.resolution import service as resolution
 from reten.resolution.models import ActivityAttribute, ActivityTargetUser, TargetUserStatus
@@ -103,7 +103,16 @@ async def active_snapshots(
             DispatchProvider.is_active.is_(True),
         )
     )
-    return [snapshot(config, code, secretbox, now) for config, code in rows.all()]
+    snapshots = []
+    for config, code in rows.all():
+        try:
+            snapshots.append(snapshot(config, code, secretbox, now))
+        except (SecretBoxError, KeyError):
+            # Sealed under a key this process does not hold (RETEN_ENCRYPTION_KEY changed without
+            # RETEN_ENCRYPTION_PREVIOUS_KEYS), or a provider this version no longer has: skip
+            # this config and keep delivering the others.
+            log.error("dispatch_config_unusable", config_id=str(config.id), provider=code)
+    return snapshots
 
 
 def due_clause(now: datetime) -> Any:

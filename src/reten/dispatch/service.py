@@ -32,8 +32,15 @@ from reten.dispatch.models import DeliveryTrigger, DispatchConfig, DispatchProvi
 from reten.dispatch.payload import load_payloads, message_id, synthetic_payload
 from reten.kit.actor import Actor
 from reten.kit.db import Database, TenantRepository
-from reten.kit.errors import BadGateway, BadRequest, Conflict, InvalidTransition, NotFound
-from reten.kit.secretbox import SecretBox
+from reten.kit.errors import (
+    BadGateway,
+    BadRequest,
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    ServiceUnavailable,
+)
+from reten.kit.secretbox import SecretBox, SecretBoxError
 from reten.kit.time import utcnow
 from reten.tenants.models import Tenant
 
@@ -73,7 +80,17 @@ class DispatchService:
             raise NotFound(f"No active dispatch config for channel {channel}")
         provider = await session.get(DispatchProvider, config.dispatch_provider_id)
         assert provider is not None  # a foreign key
-        return snapshot(config, provider.code, self.secretbox, utcnow())
+        return self._snapshot(config, provider.code)
+
+    def _snapshot(self, config: DispatchConfig, provider_code: str) -> ConfigSnapshot:
+        try:
+            return snapshot(config, provider_code, self.secretbox, utcnow())
+        except SecretBoxError:
+            log.error("dispatch_config_unreadable", config_id=str(config.id))
+            raise ServiceUnavailable(
+                "The dispatch config's credentials cannot be opened with this server's "
+                "encryption keys (RETEN_ENCRYPTION_KEY / RETEN_ENCRYPTION_PREVIOUS_KEYS)"
+            ) from None
 
     async def _deliver(
         self, config: ConfigSnapshot, payload: dict[str, Any], activity_id: uuid.UUID
@@ -211,7 +228,7 @@ class DispatchService:
                 raise NotFound("Dispatch config not found")
             tenant = await session.get(Tenant, tenant_id)
             assert tenant is not None
-            config = snapshot(row[0], row[1], self.secretbox, utcnow())
+            config = self._snapshot(row[0], row[1])
         return await self._test(config, tenant)
 
     async def test_channel(self, tenant_slug: str, channel: str) -> dict[str, Any]:
