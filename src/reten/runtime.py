@@ -37,16 +37,14 @@ class Runtime:
             max_overflow=settings.db_max_overflow,
             echo=settings.db_echo,
         )
-        secretbox = SecretBox.from_settings(
-            settings.secret_key, settings.encryption_key, settings.encryption_previous_keys
-        )
+        dispatch = DispatchService.from_settings(db, settings)
         return cls(
             settings=settings,
             db=db,
             limiter=build_rate_limiter(settings.redis_url),
             api_key_cache=TTLCache(settings.api_key_cache_seconds),
-            secretbox=secretbox,
-            dispatch=DispatchService(db, settings, secretbox),
+            secretbox=dispatch.secretbox,
+            dispatch=dispatch,
         )
 
     async def close(self) -> None:

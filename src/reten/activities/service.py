@@ -8,11 +8,12 @@ exactly one status event with its actor, in the caller's transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -112,6 +113,51 @@ async def apply_transition(
     if transition.to_status == ActivityStatus.READY:
         signal.mark(session.sync_session)
     return True
+
+
+async def apply_transition_many(
+    session: AsyncSession,
+    moves: Sequence[tuple[Activity, Transition]],
+    actor: Actor,
+    values: dict[str, Any],
+) -> list[Activity]:
+    """`apply_transition` for many activities making the same move with the same `values`: one
+    compare-and-set UPDATE for all of them and one multi-row INSERT of their events. Returns
+    those written; the others were changed by someone else and are for the caller to re-read.
+    Does not commit. (The dispatcher's group commit: hundreds of deliveries a second.)"""
+    if not moves:
+        return []
+    first = moves[0][1]
+    assert all(
+        (t.to_status, t.event, t.lifecycle_status, t.phase)
+        == (first.to_status, first.event, first.lifecycle_status, first.phase)
+        for _, t in moves
+    ), "apply_transition_many needs one move for all"
+    now = utcnow()
+    changes: dict[str, Any] = {
+        "status": first.to_status.value,
+        "lifecycle_status": first.lifecycle_status.value,
+        "phase": first.phase.value,
+        "lifecycle_detail": None,
+        "version": Activity.version + 1,
+        "updated_at": now,
+        **values,
+    }
+    rows = await session.execute(
+        update(Activity)
+        .where(tuple_(Activity.id, Activity.version).in_([(a.id, a.version) for a, _ in moves]))
+        .values(**changes)
+        .returning(Activity.id)
+        .execution_options(synchronize_session=False)
+    )
+    done = set(rows.scalars())
+    written = [(a, t) for a, t in moves if a.id in done]
+    session.add_all([_event(a, t, actor, None, now) for a, t in written])
+    for tenant_id in {a.tenant_id for a, _ in written}:
+        mark_changed(session.sync_session, tenant_id)
+    if first.to_status == ActivityStatus.READY:
+        signal.mark(session.sync_session)
+    return [a for a, _ in written]
 
 
 async def write_if_unchanged(

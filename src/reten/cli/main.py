@@ -201,7 +201,6 @@ def worker(database_url: str | None = DatabaseUrl) -> None:
 
     from reten.dispatch.service import DispatchService
     from reten.kit.logging import configure_logging
-    from reten.kit.secretbox import SecretBox
 
     settings = _settings(database_url)
     if settings.is_sqlite:
@@ -209,10 +208,7 @@ def worker(database_url: str | None = DatabaseUrl) -> None:
     configure_logging(settings.log_level, settings.json_logs)
 
     async def main(db: Database) -> None:
-        secretbox = SecretBox.from_settings(
-            settings.secret_key, settings.encryption_key, settings.encryption_previous_keys
-        )
-        service = DispatchService(db, settings, secretbox)
+        service = DispatchService.from_settings(db, settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (os_signal.SIGINT, os_signal.SIGTERM):
@@ -236,7 +232,6 @@ def dispatch_test(
     from reten.activities.models import Channel
     from reten.dispatch.service import DispatchService
     from reten.kit.errors import AppError
-    from reten.kit.secretbox import SecretBox
 
     _quiet_logs()
     channel = channel.upper()
@@ -245,10 +240,7 @@ def dispatch_test(
     settings = _settings(database_url)
 
     async def main(db: Database) -> dict[str, Any]:
-        secretbox = SecretBox.from_settings(
-            settings.secret_key, settings.encryption_key, settings.encryption_previous_keys
-        )
-        service = DispatchService(db, settings, secretbox)
+        service = DispatchService.from_settings(db, settings)
         try:
             return await service.test_channel(tenant, channel)
         finally:

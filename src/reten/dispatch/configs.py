@@ -41,7 +41,7 @@ from reten.dispatch.schemas import (
     SpelledInput,
     complete_settings,
 )
-from reten.dispatch.signal import wake
+from reten.dispatch.signal import mark
 from reten.kit.db import TenantRepository
 from reten.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from reten.kit.listing import paginate
@@ -505,7 +505,7 @@ async def _commit(session: AsyncSession, *, wake_dispatcher: bool = False) -> No
     try:
         await session.flush()
         if wake_dispatcher:
-            await wake(session)
+            mark(session.sync_session)
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()

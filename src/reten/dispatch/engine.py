@@ -13,13 +13,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, insert, or_, select, tuple_, union, update
+from sqlalchemy import Table, bindparam, or_, select, tuple_, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from reten.activities.lifecycle import ActivityStatus, Trigger, decide
-from reten.activities.models import Activity, ActivityStatusEvent
-from reten.activities.service import apply_transition, state_of, write_if_unchanged
+from reten.activities.models import Activity
+from reten.activities.service import (
+    apply_transition,
+    apply_transition_many,
+    state_of,
+    write_if_unchanged,
+)
 from reten.activity_config.models import AttributeStrategy, TargetResolutionStrategy
 from reten.dispatch.configs import open_config_secrets, settings_of
 from reten.dispatch.delivery import AttemptResult
@@ -33,12 +38,11 @@ from reten.dispatch.models import (
 from reten.dispatch.providers import provider_for
 from reten.dispatch.providers.base import DeliveryConfig, Provider
 from reten.kit.actor import Actor
-from reten.kit.counts import mark_changed
 from reten.kit.db import Database
 from reten.kit.secretbox import SecretBox, SecretBoxError
 from reten.kit.time import utcnow
 from reten.resolution import service as resolution
-from reten.resolution.models import ActivityAttribute, ActivityTargetUser, TargetUserStatus
+from reten.resolution.models import ActivityAttribute, ActivityTargetUser
 
 log = structlog.get_logger("reten.dispatch")
 
@@ -267,22 +271,7 @@ async def _count_exhausted(session: AsyncSession, config: ConfigSnapshot, now: d
         await _deactivate(session, config.id, DeactivationReason.CONSECUTIVE_FAILURES, now)
 
 
-async def _free_provider_id(session: AsyncSession, activity: Activity, value: str | None) -> bool:
-    """Whether `value` may be recorded: provider ids are unique per tenant, and a provider that
-    answers with an id it already gave another activity must not break the write."""
-    if value is None or activity.provider_activity_id is not None:
-        return False
-    taken = await session.execute(
-        select(Activity.id).where(
-            Activity.tenant_id == activity.tenant_id,
-            Activity.provider_activity_id == value,
-            Activity.id != activity.id,
-        )
-    )
-    return taken.first() is None
-
-
-def _attempt_values(
+def _attempt(
     tenant_id: uuid.UUID,
     activity_id: uuid.UUID,
     config: ConfigSnapshot,
@@ -290,26 +279,22 @@ def _attempt_values(
     trigger: DeliveryTrigger,
     number: int,
     now: datetime,
-) -> dict[str, Any]:
-    return {
-        "id": uuid.uuid4(),
-        "tenant_id": tenant_id,
-        "activity_id": activity_id,
-        "dispatch_config_id": config.id,
-        "attempt_number": number,
-        "trigger": trigger.value,
-        "outcome": result.outcome.value,
-        "http_status": result.http_status,
-        "duration_ms": result.duration_ms,
-        "error": result.error[:2048] if result.error else None,
-        "response_excerpt": result.response_excerpt,
-        "request_id": result.request_id,
-        "created_at": now,
-    }
-
-
-def _attempt(*args: Any) -> DispatchAttempt:
-    return DispatchAttempt(**_attempt_values(*args))
+) -> DispatchAttempt:
+    return DispatchAttempt(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        activity_id=activity_id,
+        dispatch_config_id=config.id,
+        attempt_number=number,
+        trigger=trigger.value,
+        outcome=result.outcome.value,
+        http_status=result.http_status,
+        duration_ms=result.duration_ms,
+        error=result.error[:2048] if result.error else None,
+        response_excerpt=result.response_excerpt,
+        request_id=result.request_id,
+        created_at=now,
+    )
 
 
 async def settle(
@@ -348,12 +333,12 @@ async def settle(
                     next_attempt_at=None,
                     last_error=None,
                 )
-                if await _free_provider_id(session, current, result.provider_activity_id):
-                    values["provider_activity_id"] = result.provider_activity_id
                 transition = decide(state_of(current), Trigger.DISPATCH_ACCEPTED)
                 written = await apply_transition(session, current, transition, actor, values=values)
-                if written and lock_targets:
-                    await resolution.lock_target_user(session, current)
+                if written:
+                    await _record_provider_ids(session, [(current, result)])
+                    if lock_targets:
+                        await resolution.lock_target_user(session, current)
             elif result.gone:
                 # The endpoint is gone: stop the config, keep the activity waiting for a new
                 # one. The attempt does not count against the activity's schedule.
@@ -449,85 +434,48 @@ async def _accept_together(
 ) -> list[Outcome]:
     """The batch half of `settle_many`. Returns the outcomes it could not write."""
     now = utcnow()
-    actor = Actor.system()
     left: list[Outcome] = []
     async with db.sessionmaker() as session:
-        written: list[tuple[Outcome, Any, int]] = []
-        for (config_id, lifecycle, phase), items in grouped.items():
-            by_id = {o.activity.id: (o, t) for o, t in items}
-            rows = await session.execute(
-                update(Activity)
-                .where(
-                    tuple_(Activity.id, Activity.version).in_(
-                        [(o.activity.id, o.activity.version) for o, _ in items]
-                    )
-                )
-                .values(
-                    status=ActivityStatus.DISPATCHED.value,
-                    lifecycle_status=lifecycle,
-                    phase=phase,
-                    lifecycle_detail=None,
-                    version=Activity.version + 1,
-                    updated_at=now,
-                    attempt_count=Activity.attempt_count + 1,
-                    attempt_total=Activity.attempt_total + 1,
-                    last_attempt_at=now,
-                    dispatch_config_id=config_id,
-                    lease_until=None,
-                    dispatched_at=now,
-                    next_attempt_at=None,
-                    last_error=None,
-                )
-                .returning(Activity.id, Activity.attempt_total)
-                .execution_options(synchronize_session=False)
+        written: list[Outcome] = []
+        for (config_id, _, _), items in grouped.items():
+            by_id = {o.activity.id: o for o, _ in items}
+            accepted = await apply_transition_many(
+                session,
+                [(o.activity, t) for o, t in items],
+                Actor.system(),
+                {
+                    "attempt_count": Activity.attempt_count + 1,
+                    "attempt_total": Activity.attempt_total + 1,
+                    "last_attempt_at": now,
+                    "dispatch_config_id": config_id,
+                    "lease_until": None,
+                    "dispatched_at": now,
+                    "next_attempt_at": None,
+                    "last_error": None,
+                },
             )
-            for activity_id, number in rows.all():
-                outcome, transition = by_id.pop(activity_id)
-                written.append((outcome, transition, number))
-            left.extend(o for o, _ in by_id.values())
+            written.extend(by_id.pop(a.id) for a in accepted)
+            left.extend(by_id.values())
         if not written:
             await session.rollback()
             return left
-        await _record_provider_ids(session, [(o.activity, o.result) for o, _, _ in written])
-        await session.execute(
-            insert(ActivityStatusEvent),
+        await _record_provider_ids(session, [(o.activity, o.result) for o in written])
+        # The compare-and-set matched the version each activity was claimed at, so its attempt
+        # number is the claimed total plus one.
+        session.add_all(
             [
-                {
-                    "id": uuid.uuid4(),
-                    "tenant_id": o.activity.tenant_id,
-                    "activity_id": o.activity.id,
-                    "from_status": ActivityStatus.READY.value,
-                    "to_status": t.to_status.value,
-                    "event": t.event.value,
-                    "actor_type": actor.type.value,
-                    "actor_id": None,
-                    "actor_label": None,
-                    "detail": None,
-                    "created_at": now,
-                }
-                for o, t, _ in written
-            ],
-        )
-        await session.execute(
-            insert(DispatchAttempt),
-            [
-                _attempt_values(o.activity.tenant_id, o.activity.id, o.config, o.result,
-                                DeliveryTrigger.SCHEDULED, number, now)
-                for o, _, number in written
-            ],
+                _attempt(o.activity.tenant_id, o.activity.id, o.config, o.result,
+                         DeliveryTrigger.SCHEDULED, o.activity.attempt_total + 1, now)
+                for o in written
+            ]
         )  # fmt: skip
-        locking = [o.activity.id for o, _, _ in written if o.lock_targets]
-        if locking:
-            await session.execute(
-                update(ActivityTargetUser)
-                .where(
-                    ActivityTargetUser.activity_id.in_(locking),
-                    ActivityTargetUser.resolution_status == TargetUserStatus.RESOLVED.value,
-                )
-                .values(resolution_status=TargetUserStatus.LOCKED.value, locked_at=now)
-                .execution_options(synchronize_session=False)
-            )
-        for config in {o.config.id: o.config for o, _, _ in written}.values():
+        locking: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for o in written:
+            if o.lock_targets:
+                locking.setdefault(o.activity.tenant_id, []).append(o.activity.id)
+        for tenant_id, ids in locking.items():
+            await resolution.lock_target_users(session, tenant_id, ids)
+        for config in {o.config.id: o.config for o in written}.values():
             if config.consecutive_failures > 0:
                 await session.execute(
                     update(DispatchConfig)
@@ -535,8 +483,6 @@ async def _accept_together(
                     .values(consecutive_failures=0)
                     .execution_options(synchronize_session=False)
                 )
-        for tenant_id in {o.activity.tenant_id for o, _, _ in written}:
-            mark_changed(session.sync_session, tenant_id)
         await session.commit()
     return left
 

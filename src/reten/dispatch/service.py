@@ -62,6 +62,13 @@ class DispatchService:
         )
         self._background: set[asyncio.Task[None]] = set()
 
+    @classmethod
+    def from_settings(cls, db: Database, settings: Settings) -> DispatchService:
+        secretbox = SecretBox.from_settings(
+            settings.secret_key, settings.encryption_key, settings.encryption_previous_keys
+        )
+        return cls(db, settings, secretbox)
+
     def dispatcher(self) -> Dispatcher:
         return Dispatcher(self.db, self.settings, self.secretbox, self.sender)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 CHANNEL = "reten_dispatch"
@@ -25,7 +24,7 @@ def subscribe(listener: Callable[[], None]) -> Callable[[], None]:
     return lambda: _listeners.discard(listener)
 
 
-def notify_local() -> None:
+def _notify_local() -> None:
     for listener in list(_listeners):
         listener()
 
@@ -33,10 +32,6 @@ def notify_local() -> None:
 def mark(session: Session) -> None:
     """Wake dispatchers when this session's transaction commits."""
     session.info[_KEY] = True
-
-
-async def wake(session: AsyncSession) -> None:
-    mark(session.sync_session)
 
 
 @event.listens_for(Session, "before_commit")
@@ -48,7 +43,7 @@ def _before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     if session.info.pop(_KEY, False):
-        notify_local()
+        _notify_local()
 
 
 @event.listens_for(Session, "after_rollback")

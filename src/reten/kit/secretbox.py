@@ -79,6 +79,3 @@ class SecretBox:
             return cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None).decode()
         except Exception as exc:  # InvalidTag: wrong key or tampered value
             raise SecretBoxError("sealed value failed authentication") from exc
-
-    def needs_reseal(self, value: str) -> bool:
-        return value.split(".", 2)[1:2] != [self._current_id]

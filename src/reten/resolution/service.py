@@ -504,11 +504,18 @@ async def resolve_for_dispatch(
 
 async def lock_target_user(session: AsyncSession, activity: Activity) -> None:
     """A RESOLVED target user becomes LOCKED when its activity is dispatched. Does not commit."""
+    await lock_target_users(session, activity.tenant_id, [activity.id])
+
+
+async def lock_target_users(
+    session: AsyncSession, tenant_id: uuid.UUID, activity_ids: Sequence[uuid.UUID]
+) -> None:
+    """`lock_target_user` for many activities of one tenant in one statement."""
     await session.execute(
         update(ActivityTargetUser)
         .where(
-            ActivityTargetUser.tenant_id == activity.tenant_id,
-            ActivityTargetUser.activity_id == activity.id,
+            ActivityTargetUser.tenant_id == tenant_id,
+            ActivityTargetUser.activity_id.in_(activity_ids),
             ActivityTargetUser.resolution_status == TargetUserStatus.RESOLVED.value,
         )
         .values(resolution_status=TargetUserStatus.LOCKED.value, locked_at=utcnow())

@@ -281,15 +281,12 @@ async def unlink_operator(
     session: AsyncSession, tenant_id: uuid.UUID, route_id: uuid.UUID, operator_id: uuid.UUID
 ) -> None:
     route = await get(session, tenant_id, route_id)
-    repo = TenantRepository(session, tenant_id)
-    stmt = repo.select(RouteOperator).where(
-        RouteOperator.route_id == route.id, RouteOperator.operator_id == operator_id
+    stmt = (
+        TenantRepository(session, tenant_id)
+        .select(RouteOperator)
+        .where(RouteOperator.route_id == route.id, RouteOperator.operator_id == operator_id)
     )
-    link = (await session.execute(stmt)).scalar_one_or_none()
-    if link is None:
-        raise NotFound("Operator is not assigned to this route")
-    await session.delete(link)
-    await session.commit()
+    await _delete_link(session, stmt, "Operator is not assigned to this route")
 
 
 async def link_commerce(
@@ -318,13 +315,18 @@ async def unlink_commerce(
     session: AsyncSession, tenant_id: uuid.UUID, route_id: uuid.UUID, commerce_id: uuid.UUID
 ) -> None:
     route = await get(session, tenant_id, route_id)
-    repo = TenantRepository(session, tenant_id)
-    stmt = repo.select(RouteCommerce).where(
-        RouteCommerce.route_id == route.id, RouteCommerce.commerce_id == commerce_id
+    stmt = (
+        TenantRepository(session, tenant_id)
+        .select(RouteCommerce)
+        .where(RouteCommerce.route_id == route.id, RouteCommerce.commerce_id == commerce_id)
     )
+    await _delete_link(session, stmt, "Commerce is not assigned to this route")
+
+
+async def _delete_link(session: AsyncSession, stmt: Any, missing: str) -> None:
     link = (await session.execute(stmt)).scalar_one_or_none()
     if link is None:
-        raise NotFound("Commerce is not assigned to this route")
+        raise NotFound(missing)
     await session.delete(link)
     await session.commit()
 
