@@ -53,6 +53,7 @@ async def make_config(
     channel: str = "SALESMAN",
     base_url: str | None = None,
     credentials: dict[str, str] | None = None,
+    is_active: bool = True,
     **settings: Any,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
@@ -60,6 +61,7 @@ async def make_config(
         "channel": channel,
         "base_url": base_url,
         "settings": {"retry_schedule": [0, 0, 0], "timeout_seconds": 2, **settings},
+        "is_active": is_active,
     }
     if credentials is not None:
         body["credentials"] = credentials

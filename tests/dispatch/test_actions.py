@@ -453,3 +453,74 @@ class TestOnDispatchHooks:
         detail = await support.detail(client, t, activity_id)
         assert detail["status"] == "UNRESOLVED"
         assert "CLIENT_HOOK answered HTTP 503" in detail["statusEvents"][-1]["detail"]
+
+
+class TestSpecRules:
+    async def test_activating_a_config_delivers_the_backlog_oldest_first(
+        self, app: Any, db: Any, factory: Factory, client: httpx.AsyncClient, receiver: Receiver
+    ) -> None:
+        t, cfg = await _setup(factory, client, receiver, max_concurrency=1, is_active=False)
+        created = [await factory.task(t.world) for _ in range(4)]
+        await support.dispatcher(app, t).drain()
+        assert receiver.received == []  # no active config: they wait, no attempt spent
+        activated = await client.post(
+            f"/api/dispatch-configs/{cfg['id']}/activate", headers=t.headers
+        )
+        assert activated.status_code == 200
+        await support.dispatcher(app, t).drain()
+        assert receiver.ids() == [f"msg_{a.hex}" for a in created]
+
+    async def test_a_result_correlates_by_the_provider_id_from_the_delivery(
+        self, app: Any, db: Any, factory: Factory, client: httpx.AsyncClient, receiver: Receiver
+    ) -> None:
+        from tests.factories import result_body
+
+        t, _ = await _setup(factory, client, receiver)
+        provider_id = f"yom-{uuid.uuid4().hex}"
+        receiver.answer(Reply(200, b'{"providerActivityId": "' + provider_id.encode() + b'"}'))
+        activity_id = await factory.task(t.world)
+        await support.dispatcher(app, t).drain()
+        response = await client.post(
+            "/api/integration/activity-results/tasks",
+            json=result_body(t.world, None, provider_activity_id=provider_id),
+            headers=t.headers,
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["activityId"] == str(activity_id)
+        assert (await support.activity(db, activity_id)).status == "COMPLETED"
+
+    async def test_retry_dispatch_and_resend_need_an_active_config(
+        self, app: Any, factory: Factory, client: httpx.AsyncClient, receiver: Receiver
+    ) -> None:
+        t, cfg = await _setup(factory, client, receiver)
+        receiver.answer(Reply(400))
+        failed = await factory.task(t.world)
+        await support.dispatcher(app, t).drain()
+        receiver.answer(Reply(200))
+        dispatched = await factory.task(t.world)
+        await support.dispatcher(app, t).drain()
+        await client.post(f"/api/dispatch-configs/{cfg['id']}/deactivate", headers=t.headers)
+
+        detail = await support.detail(client, t, failed)
+        assert (detail["status"], detail["dispatch"]["canForceRetryDispatch"]) == ("FAILED", False)
+        for path in (
+            f"/api/activities/{failed}/retry-dispatch",
+            f"/api/activities/{dispatched}/resend",
+        ):
+            response = await client.post(path, headers=t.headers)
+            assert response.status_code == 404, path
+            assert response.json()["message"] == "No active dispatch config for channel SALESMAN"
+        assert len(receiver.received) == 2
+
+    async def test_the_process_wide_cap_holds_across_configs(
+        self, app: Any, factory: Factory, client: httpx.AsyncClient, receiver: Receiver
+    ) -> None:
+        first, _ = await _setup(factory, client, receiver, max_concurrency=32)
+        second, _ = await _setup(factory, client, receiver, max_concurrency=32)
+        receiver.answer(Reply(200, delay=0.1))
+        for _ in range(5):
+            await factory.task(first.world)
+            await factory.task(second.world)
+        await support.dispatcher(app, first, second, dispatch_concurrency=3).drain()
+        assert len(receiver.received) == 10
+        assert receiver.max_in_flight == 3
