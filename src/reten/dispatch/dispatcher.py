@@ -104,10 +104,6 @@ class Dispatcher:
     def wake(self) -> None:
         self._wakeup.set()
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
-
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; then let in-flight deliveries finish (up to the lease)."""
         unsubscribe = signal.subscribe(self.wake)

@@ -119,7 +119,7 @@ async def active_snapshots(
     return snapshots
 
 
-def due_clause(now: datetime) -> Any:
+def _due(now: datetime) -> Any:
     """READY, its next attempt due, and not leased by anyone."""
     return (
         (Activity.status == ActivityStatus.READY.value)
@@ -147,7 +147,7 @@ async def claim(
         .where(
             Activity.tenant_id == config.tenant_id,
             Activity.channel == config.channel,
-            due_clause(now),
+            _due(now),
         )
         .order_by(Activity.created_at, Activity.id)
         .limit(limit)

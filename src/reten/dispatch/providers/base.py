@@ -72,7 +72,3 @@ def provider_id_from_json(body: bytes) -> str | None:
         if isinstance(value, str) and 0 < len(value) <= 255:
             return value
     return None
-
-
-def json_body(value: Any) -> bytes:
-    return orjson.dumps(value)

@@ -5,9 +5,10 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import orjson
 from standardwebhooks.webhooks import Webhook
 
-from reten.dispatch.providers.base import DeliveryConfig, OutboundRequest, Provider, json_body
+from reten.dispatch.providers.base import DeliveryConfig, OutboundRequest, Provider
 from reten.kit.time import iso
 
 
@@ -38,7 +39,7 @@ class WebhookProvider(Provider):
         assert config.base_url is not None
         now = datetime.now(UTC)
         # The bytes signed are the bytes sent: serialise once, sign, send that buffer.
-        body = json_body({"type": "activity.dispatched", "timestamp": iso(now), "data": payload})
+        body = orjson.dumps({"type": "activity.dispatched", "timestamp": iso(now), "data": payload})
         headers = {
             "content-type": "application/json",
             "webhook-id": message_id,

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from reten.dispatch.providers.base import DeliveryConfig, OutboundRequest, Provider, json_body
+import orjson
+
+from reten.dispatch.providers.base import DeliveryConfig, OutboundRequest, Provider
 
 
 class YomProvider(Provider):
@@ -21,7 +23,7 @@ class YomProvider(Provider):
         assert config.base_url is not None
         return OutboundRequest(
             url=config.base_url.rstrip("/") + "/activities",
-            body=json_body(payload),
+            body=orjson.dumps(payload),
             headers={
                 "content-type": "application/json",
                 "x-api-key": config.credentials.get("apiKey", ""),
