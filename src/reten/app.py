@@ -25,7 +25,7 @@ from reten.dispatch.seed import seed_providers
 from reten.health import router as health_router
 from reten.integration.router import router as integration_router
 from reten.kit.counts import totals
-from reten.kit.errors import install_error_handlers, is_storage_unavailable
+from reten.kit.errors import ERROR_RESPONSES, install_error_handlers, is_storage_unavailable
 from reten.kit.logging import configure_logging
 from reten.kit.middleware import RequestContextMiddleware
 from reten.migrations import upgrade
@@ -115,6 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_sync_body_bytes=settings.max_sync_body_bytes,
     )
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     install_api_docs(app, openapi_url="/openapi.json", title=app.title)
     return app
