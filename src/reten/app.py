@@ -14,6 +14,7 @@ from reten import __version__
 from reten.activities.router import router as activities_router
 from reten.activity_config.router import router as activity_config_router
 from reten.activity_config.service import seed_attribute_keys
+from reten.admin import router as admin
 from reten.api_keys.router import router as api_keys_router
 from reten.auth.router import router as auth_router
 from reten.commerces.router import router as commerces_router
@@ -114,4 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in ROUTERS:
         app.include_router(router)
+    # The admin panel at `/`, after the API so that no panel path can shadow an API route.
+    admin.install(app)
     return app
