@@ -24,7 +24,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "/", Permission.VIEW_ACTIVITIES),
     NavItem("Activities", None, Permission.VIEW_ACTIVITIES),
     NavItem("Results", None, Permission.VIEW_ACTIVITIES),
-    NavItem("Dispatch configuration", None, Permission.DISPATCH_ACTIVITY),
+    NavItem("Dispatch configuration", None, Permission.VIEW_ACTIVITIES),
     NavItem("Result types", None, Permission.MANAGE_ACTIVITY_CONFIG),
     NavItem("Commerces", None, Permission.MANAGE_COMMERCES),
     NavItem("Operators", None, Permission.MANAGE_OPERATORS),
