@@ -49,6 +49,19 @@ class PanelClient:
             self.last_html = response.text
         return response
 
+    async def htmx_post(self, path: str, content: str) -> httpx.Response:
+        """POST as htmx does: the token in the header set on <body> of the last page."""
+        token = self.last_html.split('"X-CSRF-Token": "')[1].split('"')[0]
+        return await self.http.post(
+            path,
+            content=content,
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "hx-request": "true",
+                "x-csrf-token": token,
+            },
+        )
+
     async def login(self, email: str, password: str = PASSWORD) -> httpx.Response:
         await self.get("/login")
         return await self.post("/login", {"email": email, "password": password})

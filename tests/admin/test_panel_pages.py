@@ -119,10 +119,7 @@ class TestApiKeys:
         assert re.search(
             r'<small class="error" id="e-name">must not be empty</small>', no_name.text
         )
-        assert re.search(r'id="e-permissions"|<small class="error">', no_perms.text)
-        assert (
-            "must contain at least one permission" in no_perms.text or "at least 1" in no_perms.text
-        )
+        assert re.search(r'<small class="error" id="e-permissions">[^<]*at least 1', no_perms.text)
         assert re.search(r'id="e-expires_at">must be in the future<', past.text)
         for response in (no_name, no_perms, past):
             assert response.headers["content-type"].startswith("text/html")
@@ -175,16 +172,7 @@ class TestApiKeys:
             await b.login(world.admin_email)
             created = await _create_key(b, "htmx-revoke", "VIEW_ACTIVITIES")
             key_id = re.search(r'id="key-([0-9a-f-]{36})"', created.text).group(1)  # type: ignore[union-attr]
-            token = created.text.split('"X-CSRF-Token": "')[1].split('"')[0]
-            response = await b.http.post(
-                f"/settings/api-keys/{key_id}/revoke",
-                content="confirm=yes",
-                headers={
-                    "content-type": "application/x-www-form-urlencoded",
-                    "hx-request": "true",
-                    "x-csrf-token": token,
-                },
-            )
+            response = await b.htmx_post(f"/settings/api-keys/{key_id}/revoke", "confirm=yes")
         assert response.status_code == 200
         assert response.text.lstrip().startswith(f'<tr id="key-{key_id}">')
         assert "<html" not in response.text and "revoked" in response.text

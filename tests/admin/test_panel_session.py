@@ -183,16 +183,9 @@ class TestCsrf:
         world = await factory.world()
         async with browser(app) as b:
             await b.login(world.admin_email)
-            page = await b.get("/settings/api-keys")
-            token = page.text.split('"X-CSRF-Token": "')[1].split('"')[0]
-            response = await b.http.post(
-                "/settings/api-keys",
-                content="name=from-htmx&permissions=VIEW_ACTIVITIES",
-                headers={
-                    "content-type": "application/x-www-form-urlencoded",
-                    "hx-request": "true",
-                    "x-csrf-token": token,
-                },
+            await b.get("/settings/api-keys")
+            response = await b.htmx_post(
+                "/settings/api-keys", "name=from-htmx&permissions=VIEW_ACTIVITIES"
             )
         assert response.status_code == 201
 

@@ -15,16 +15,18 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from tests.conftest import BACKEND, _drop_pg_database, _recreate_pg_database, _worker
 
+T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -56,6 +58,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on its own thread: Playwright's sync API keeps an event
+    loop running on the test thread, where asyncio.run refuses to start another."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _reten(*args: str) -> list[str]:
     return [sys.executable, "-m", "reten.cli.main", *args]
 
@@ -66,7 +75,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     if BACKEND == "postgres":
         prefix = os.environ.get("RETEN_TEST_PG_PREFIX", "reten_test")
         pg_name = f"{prefix}_browser_{_worker()}"
-        url = asyncio.run(_recreate_pg_database(pg_name))
+        url = _run(_recreate_pg_database(pg_name))
     else:
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('browser') / 'reten.db'}"
     port = _free_port()
@@ -113,7 +122,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             process.wait(timeout=5)
         log.close()
         if pg_name is not None:
-            asyncio.run(_drop_pg_database(pg_name))
+            _run(_drop_pg_database(pg_name))
 
 
 @pytest.fixture(scope="session")

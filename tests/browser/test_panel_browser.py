@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import httpx
+from playwright.sync_api import expect
 
 from tests.browser.conftest import Served
 
@@ -68,7 +69,7 @@ class TestApiKeys:
         copy = page.locator("[data-copy-target]")
         assert copy.is_visible()  # our JS revealed it
         copy.click()
-        assert copy.inner_text() == "Copied"
+        expect(copy).to_have_text("Copied")  # the clipboard answers asynchronously
         page.screens.shot("created-once")
 
         api = f"{served.base_url}/api/integration/activities/tasks"
