@@ -177,6 +177,23 @@ class TestApiKeys:
         assert response.text.lstrip().startswith(f'<tr id="key-{key_id}">')
         assert "<html" not in response.text and "revoked" in response.text
 
+    async def test_an_admin_sees_every_users_keys_with_their_owner_and_revokes_them(
+        self, app: object, factory: Factory
+    ) -> None:
+        world = await factory.world()
+        fde_id, fde_email = await factory.user(world, [Role.FDE.value])
+        await factory.api_key(world, owner_id=fde_id, owner_roles=[Role.FDE.value])
+        async with browser(app) as b:
+            await b.login(world.admin_email)
+            mine = await b.get("/settings/api-keys")
+            assert fde_email not in mine.text  # by default: the caller's own keys
+            every = await b.get("/settings/api-keys?all=true")
+            assert fde_email in every.text and '<th scope="col">Owner</th>' in every.text
+            key_id = re.search(r'id="key-([0-9a-f-]{36})"', every.text).group(1)  # type: ignore[union-attr]
+            row = await b.htmx_post(f"/settings/api-keys/{key_id}/revoke", "confirm=yes&all=true")
+        assert row.status_code == 200
+        assert fde_email in row.text and "revoked" in row.text
+
     async def test_list_filters_sort_and_pages_live_in_the_url(
         self, app: object, factory: Factory
     ) -> None:

@@ -243,3 +243,24 @@ class TestHeaders:
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("text/html")
         assert "<h1>Not found</h1>" in response.text
+
+
+class TestCookieFlags:
+    def test_the_session_cookie_is_secure_outside_development(self) -> None:
+        from fastapi import Response
+
+        from reten.admin import session as cookies
+        from reten.config import Environment, Settings
+
+        for env, secure in ((Environment.DEVELOPMENT, False), (Environment.STAGING, True),
+                            (Environment.PRODUCTION, True)):  # fmt: skip
+            response = Response()
+            cookies.start_session(
+                response, Settings(env=env, secret_key="x" * 40), "some-refresh-token"
+            )
+            header = next(
+                h for h in response.headers.getlist("set-cookie") if h.startswith("reten_session=")
+            )
+            assert ("; Secure" in header) is secure, (env, header)
+            assert "HttpOnly" in header and "SameSite=lax" in header
+            assert "some-refresh-token" not in header  # signed and encoded, not the raw token

@@ -33,7 +33,7 @@ from reten.auth.dependencies import check_permission, user_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.config import Settings
-from reten.kit.errors import AppError, PermissionDenied
+from reten.kit.errors import AppError, PermissionDenied, is_storage_unavailable
 from reten.kit.jsonbody import validate_body
 from reten.runtime import get_runtime
 from reten.tenants import service as tenants
@@ -278,6 +278,7 @@ TITLES = {
     404: "Not found",
     409: "Conflict",
     429: "Too many requests",
+    500: "Something went wrong",
     503: "Temporarily unavailable",
 }
 
@@ -322,6 +323,16 @@ class PanelRoute(APIRoute):
                 return error_page(request, exc.status_code, exc.message)
             except RequestValidationError:
                 return error_page(request, 400, "The request was not understood.")
+            except Exception as exc:
+                # A person gets a page, not the API's JSON body; the log has the traceback.
+                if is_storage_unavailable(exc):
+                    log.error("panel_storage_unavailable", path=request.url.path)
+                    return error_page(request, 503, "The database is not answering. Try again.")
+                log.exception("panel_unhandled_error", path=request.url.path)
+                request_id = getattr(request.state, "request_id", "")
+                return error_page(
+                    request, 500, f"Something went wrong on our side (request {request_id})."
+                )
 
         return run
 

@@ -134,11 +134,15 @@ async def revoke_key(
     request: Request, id: str, ctx: Panel = Depends(MANAGE), session: AsyncSession = DbSession
 ) -> Response:
     key_id = parse_uuid("id", id)
-    if (await read_form(request)).get("confirm") != "yes":
+    form = await read_form(request)
+    if form.get("confirm") != "yes":
         # Without JavaScript the row's button lands here: ask before acting.
         return await confirm_revoke(request, id, ctx, session)
     await service.revoke_key(session, ctx.principal, key_id, get_runtime(request).api_key_cache)
     if is_htmx(request):
         row = await service.get_key_row(session, ctx.principal, key_id)
-        return render(request, "api_keys/_row.html", {"row": row})
+        # The row replaces itself in the list, with the list's columns.
+        return render(
+            request, "api_keys/_row.html", {"row": row, "show_owner": form.get("all") == "true"}
+        )
     return redirect(request, PATH)
