@@ -335,3 +335,21 @@ class TestAssets:
         for path in ("/static/admin.css", "/static/admin.js", "/static/vendor/htmx.min.js"):
             response = await client.get(path)
             assert response.status_code == 200, path
+
+
+class TestPackaging:
+    def test_every_template_and_static_file_is_in_the_package_data(self) -> None:
+        import tomllib
+
+        root = Path(__file__).resolve().parents[2]
+        globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+            "package-data"
+        ]["reten"]
+        package = root / "src" / "reten"
+        admin = package / "admin"
+        files = [p for d in ("templates", "static") for p in (admin / d).rglob("*") if p.is_file()]
+        assert files
+        for path in files:
+            relative = path.relative_to(package).as_posix()
+            assert any(Path(relative).match(g) and relative.count("/") == g.count("/")
+                       for g in globs), f"{relative} would be missing from the wheel"  # fmt: skip
