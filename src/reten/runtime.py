@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.config import Settings
-from reten.dispatch.service import DispatchService
+from reten.dispatch.actions import DispatchService
 from reten.kit.cache import TTLCache
 from reten.kit.db import Database
 from reten.kit.ratelimit import RateLimiter, build_rate_limiter

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from reten.dispatch import signal
-from reten.dispatch.configs import open_config_secrets
+from reten.dispatch.service import open_config_secrets
 from reten.dispatch.models import DispatchConfig, DispatchProvider
 from reten.kit.casing import to_snake
 from reten.kit.db import Database

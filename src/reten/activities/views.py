@@ -17,7 +17,7 @@ from reten.activities.models import (
 )
 from reten.activity_config.models import TaskResultType
 from reten.commerces.models import Commerce
-from reten.dispatch.configs import active_config
+from reten.dispatch.service import active_config
 from reten.kit.actor import actor_json
 from reten.kit.db import TenantRepository
 from reten.kit.time import iso

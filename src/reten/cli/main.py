@@ -199,7 +199,7 @@ def worker(database_url: str | None = DatabaseUrl) -> None:
     next to `reten serve --no-dispatcher` API processes."""
     import signal as os_signal
 
-    from reten.dispatch.service import DispatchService
+    from reten.dispatch.actions import DispatchService
     from reten.kit.logging import configure_logging
 
     settings = _settings(database_url)
@@ -230,7 +230,7 @@ def dispatch_test(
     """Send a synthetic activity through the tenant's active config for CHANNEL and print the
     provider's answer as JSON. Exit status 0 when the provider accepted it, 1 otherwise."""
     from reten.activities.models import Channel
-    from reten.dispatch.service import DispatchService
+    from reten.dispatch.actions import DispatchService
     from reten.kit.errors import AppError
 
     _quiet_logs()

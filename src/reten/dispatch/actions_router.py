@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
-from reten.dispatch.service import DispatchService
+from reten.dispatch.actions import DispatchService
 from reten.kit.params import parse_uuid
 from reten.kit.responses import json_response
 from reten.runtime import DbSession, get_runtime

@@ -26,7 +26,7 @@ from reten.activities.service import (
     write_if_unchanged,
 )
 from reten.activity_config.models import AttributeStrategy, TargetResolutionStrategy
-from reten.dispatch.configs import open_config_secrets, settings_of
+from reten.dispatch.service import open_config_secrets, settings_of
 from reten.dispatch.delivery import AttemptResult
 from reten.dispatch.models import (
     DeactivationReason,
