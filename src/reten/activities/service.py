@@ -38,7 +38,7 @@ from reten.activities.models import (
 from reten.activities.schemas import ActivityCreate
 from reten.activities.views import activity_detail, activity_rows
 from reten.commerces.models import Commerce
-from reten.dispatch import signal
+from reten.kit import signal
 from reten.kit.actor import Actor
 from reten.kit.counts import mark_changed
 from reten.kit.db import TenantRepository

@@ -16,7 +16,6 @@ from reten.activities.lifecycle import ActivityStatus, Trigger, decide
 from reten.activities.models import Activity, ActivityType
 from reten.activities.service import apply_transition, detail_or_404, state_of
 from reten.config import Settings
-from reten.dispatch.service import active_config
 from reten.dispatch.delivery import AttemptResult, Sender
 from reten.dispatch.dispatcher import Dispatcher
 from reten.dispatch.engine import (
@@ -30,6 +29,7 @@ from reten.dispatch.engine import (
 )
 from reten.dispatch.models import DeliveryTrigger, DispatchConfig, DispatchProvider
 from reten.dispatch.payload import load_payloads, message_id, synthetic_payload
+from reten.dispatch.service import active_config
 from reten.kit.actor import Actor
 from reten.kit.db import Database, TenantRepository
 from reten.kit.errors import (

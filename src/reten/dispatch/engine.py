@@ -26,7 +26,6 @@ from reten.activities.service import (
     write_if_unchanged,
 )
 from reten.activity_config.models import AttributeStrategy, TargetResolutionStrategy
-from reten.dispatch.service import open_config_secrets, settings_of
 from reten.dispatch.delivery import AttemptResult
 from reten.dispatch.models import (
     DeactivationReason,
@@ -37,6 +36,7 @@ from reten.dispatch.models import (
 )
 from reten.dispatch.providers import provider_for
 from reten.dispatch.providers.base import DeliveryConfig, Provider
+from reten.dispatch.service import open_config_secrets, settings_of
 from reten.kit.actor import Actor
 from reten.kit.db import Database
 from reten.kit.secretbox import SecretBox, SecretBoxError

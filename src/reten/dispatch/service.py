@@ -41,12 +41,12 @@ from reten.dispatch.schemas import (
     SpelledInput,
     complete_settings,
 )
-from reten.dispatch.signal import mark
 from reten.kit.db import TenantRepository
 from reten.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from reten.kit.listing import paginate
 from reten.kit.pagination import PageParams
 from reten.kit.secretbox import SecretBox
+from reten.kit.signal import mark
 from reten.kit.time import ensure_utc, utcnow
 
 PROVIDER_NOT_FOUND = "Dispatch provider not found"
