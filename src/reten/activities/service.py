@@ -36,7 +36,7 @@ from reten.activities.models import (
     TaskDetails,
 )
 from reten.activities.schemas import ActivityCreate
-from reten.activities.views import activity_detail, activity_rows
+from reten.activities.views import activity_rows
 from reten.commerces.models import Commerce
 from reten.kit import signal
 from reten.kit.actor import Actor
@@ -539,12 +539,3 @@ async def list_activities(
         Activity.id,
     )
     return await paginate(session, stmt, order, page, scalars=False)
-
-
-async def detail_or_404(
-    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID
-) -> dict[str, Any]:
-    detail = await activity_detail(session, tenant_id, activity_id)
-    if detail is None:
-        raise NotFound("Activity not found")
-    return detail

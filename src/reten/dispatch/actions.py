@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.activities.lifecycle import ActivityStatus, Trigger, decide
 from reten.activities.models import Activity, ActivityType
-from reten.activities.service import apply_transition, detail_or_404, state_of
+from reten.activities.service import apply_transition, state_of
 from reten.config import Settings
 from reten.dispatch.delivery import AttemptResult, Sender
 from reten.dispatch.dispatcher import Dispatcher
@@ -29,7 +29,7 @@ from reten.dispatch.engine import (
 )
 from reten.dispatch.models import DeliveryTrigger, DispatchConfig, DispatchProvider
 from reten.dispatch.payload import load_payloads, message_id, synthetic_payload
-from reten.dispatch.service import active_config
+from reten.dispatch.service import active_config, may_retry_dispatch
 from reten.kit.actor import Actor
 from reten.kit.db import Database, TenantRepository
 from reten.kit.errors import (
@@ -164,13 +164,13 @@ class DispatchService:
 
     async def retry_dispatch(
         self, session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID, actor: Actor
-    ) -> dict[str, Any]:
+    ) -> None:
         for _ in range(5):
             activity = await TenantRepository(session, tenant_id).get(Activity, activity_id)
             if activity is None:
                 raise NotFound("Activity not found")
             state = state_of(activity)
-            if not state.failed_by_dispatch or state.has_any_result:
+            if not may_retry_dispatch(state):
                 raise BadRequest("Activity is not in a dispatch-failed state")
             await self._active(session, tenant_id, activity.channel)
             transition = decide(state, Trigger.RETRY_DISPATCH)
@@ -182,7 +182,7 @@ class DispatchService:
             }
             if await apply_transition(session, activity, transition, actor, values=values):
                 await session.commit()
-                return await detail_or_404(session, tenant_id, activity_id)
+                return
             await session.rollback()
         raise Conflict("The activity is being updated concurrently; retry the request")
 

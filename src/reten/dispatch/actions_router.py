@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reten.activity_detail.service import detail_or_404
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
@@ -46,10 +47,9 @@ async def retry_dispatch(
     principal: Principal = Depends(tenant_principal(Permission.DISPATCH_ACTIVITY)),
     session: AsyncSession = DbSession,
 ) -> Response:
-    detail = await _service(request).retry_dispatch(
-        session, principal.require_tenant(), parse_uuid("id", id), principal.actor()
-    )
-    return json_response(detail)
+    tenant_id, activity_id = principal.require_tenant(), parse_uuid("id", id)
+    await _service(request).retry_dispatch(session, tenant_id, activity_id, principal.actor())
+    return json_response(await detail_or_404(session, tenant_id, activity_id))
 
 
 @router.post(

@@ -14,6 +14,7 @@ by creation and rotation.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reten.activities.lifecycle import ActivityState
 from reten.activities.models import Activity, Channel
 from reten.dispatch.models import (
     ChannelDefinition,
@@ -127,6 +129,32 @@ async def active_config(
         )
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+# --- the retry-dispatch rule (11.13), shown as canForceRetryDispatch -------------------------------
+
+
+def may_retry_dispatch(state: ActivityState) -> bool:
+    """11.13's precondition on the activity itself: FAILED by dispatch and no result at all."""
+    return state.failed_by_dispatch and not state.has_any_result
+
+
+async def force_retry_flags(
+    session: AsyncSession, tenant_id: uuid.UUID, activities: Sequence[tuple[ActivityState, str]]
+) -> list[bool]:
+    """`canForceRetryDispatch` of each (state, channel): 11.13's precondition holds and the
+    channel has an active config. The one place the rule is computed, for the management detail
+    and the integration list alike: one query for a whole page, none when no activity on it
+    failed by dispatch."""
+    if not any(may_retry_dispatch(state) for state, _ in activities):
+        return [False] * len(activities)
+    stmt = (
+        TenantRepository(session, tenant_id)
+        .where(DispatchConfig, select(DispatchConfig.channel))
+        .where(DispatchConfig.is_active.is_(True), DispatchConfig.deleted_at.is_(None))
+    )
+    channels = set((await session.execute(stmt)).scalars())
+    return [may_retry_dispatch(state) and str(channel) in channels for state, channel in activities]
 
 
 # --- providers (§14.2, §14.3) ---------------------------------------------------------------------

@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from reten.activities.models import Activity, CommerceAssignment
 from reten.activity_config import service as activity_config
+from reten.activity_config.criteria import CriteriaInput, criteria_with_priorities
 from reten.activity_config.models import (
     AttributeKey,
     AttributePolicy,
@@ -57,7 +58,7 @@ from reten.resolution.resolvers import (
     hook_payload,
     resolve_attribute,
 )
-from reten.resolution.schemas import AttributeInput, CriteriaInput, criteria_with_priorities
+from reten.resolution.schemas import AttributeInput
 
 ACTIVITY_NOT_FOUND = "Activity not found"
 # The longest failure sentence kept (the activity's lifecycle detail column holds 500).

@@ -29,7 +29,6 @@ from reten.activities.lifecycle import (
     decide,
 )
 from reten.activities.models import Activity, ActivityType
-from reten.activities.views import result_rows
 from reten.activity_config import service as activity_config
 from reten.activity_config.models import TaskResultType
 from reten.commerces import service as commerces
@@ -43,6 +42,7 @@ from reten.kit.pagination import PageParams
 from reten.kit.time import utcnow
 from reten.operators import service as operators
 from reten.results.models import ActivityResult, ResultSource
+from reten.results.views import result_rows
 
 log = structlog.get_logger("reten.results")
 
