@@ -17,16 +17,13 @@ from reten.kit.actor import Actor
 from reten.kit.errors import BadRequest, Conflict
 from reten.resolution import service as resolution
 
-# Compare-and-set rounds before giving up on an activity other writers keep changing.
-MAX_ROUNDS = 5
-
 
 async def retry_resolution(
     session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID, actor: Actor
 ) -> None:
     """11.8: re-run what failed; UNRESOLVED → READY when nothing FAILED remains, else stay
     UNRESOLVED with RESOLUTION_RETRY_FAILED."""
-    for _ in range(MAX_ROUNDS):
+    for _ in range(activities.TRANSITION_ROUNDS):
         activity = await resolution.get_activity(session, tenant_id, activity_id)
         state = activities.state_of(activity)
         # Refuse anything but UNRESOLVED before doing any work (both outcomes share the rule).

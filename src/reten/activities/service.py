@@ -80,6 +80,12 @@ def state_of(activity: Activity) -> ActivityState:
     )
 
 
+# Compare-and-set rounds before giving up on an activity other writers keep changing: every
+# loop that reads an activity, decides, and writes through apply_transition (or
+# write_if_unchanged) uses this limit, then answers 409 or leaves the activity as it is.
+TRANSITION_ROUNDS = 10
+
+
 async def apply_transition(
     session: AsyncSession,
     activity: Activity,
@@ -471,7 +477,7 @@ async def cancel_activity(
     reason: str | None = None,
 ) -> Activity:
     """Cancel an activity (READY, UNRESOLVED or DISPATCHED); 400 from any other status."""
-    for _ in range(5):
+    for _ in range(TRANSITION_ROUNDS):
         activity = await TenantRepository(session, tenant_id).get(Activity, activity_id)
         if activity is None:
             raise NotFound("Activity not found")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.activities.lifecycle import ActivityStatus, Trigger, decide
 from reten.activities.models import Activity, ActivityType
-from reten.activities.service import apply_transition, state_of
+from reten.activities.service import TRANSITION_ROUNDS, apply_transition, state_of
 from reten.config import Settings
 from reten.dispatch.delivery import AttemptResult, Sender
 from reten.dispatch.dispatcher import Dispatcher
@@ -165,7 +165,7 @@ class DispatchService:
     async def retry_dispatch(
         self, session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID, actor: Actor
     ) -> None:
-        for _ in range(5):
+        for _ in range(TRANSITION_ROUNDS):
             activity = await TenantRepository(session, tenant_id).get(Activity, activity_id)
             if activity is None:
                 raise NotFound("Activity not found")
