@@ -20,6 +20,7 @@ from reten.apidocs.router import install_api_docs
 from reten.auth.router import router as auth_router
 from reten.commerces.router import router as commerces_router
 from reten.config import Settings, get_settings
+from reten.dispatch.actions import DispatchService
 from reten.dispatch.actions_router import router as dispatch_actions_router
 from reten.dispatch.router import router as dispatch_router
 from reten.dispatch.seed import seed_providers
@@ -70,7 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.create(settings)
+        dispatch = DispatchService(runtime.db, settings, runtime.secretbox)
         app.state.runtime = runtime
+        app.state.dispatch = dispatch
         if settings.migrate_on_start:
             await upgrade(runtime.db.engine)
         try:
@@ -80,9 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             if not is_storage_unavailable(exc):
                 raise
-            # Start anyway: the API answers 503 until the database is back (R5); the catalog
-            # is seeded by the next start or by `reten db upgrade`.
-            log.warning("attribute_keys_not_seeded", error=str(exc).splitlines()[0])
+            # Start anyway: the API answers 503 until the database is back (R5); the attribute
+            # keys and the dispatch providers are seeded by the next start or `reten db upgrade`.
+            log.warning("catalogs_not_seeded", error=str(exc).splitlines()[0])
         # Everything allocated so far lives as long as the process: keep it out of the cyclic
         # garbage collector's full passes, which otherwise walk it again and again under load.
         gc.freeze()
@@ -90,13 +93,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         dispatcher = None
         if settings.run_dispatcher:
-            dispatcher = asyncio.create_task(runtime.dispatch.dispatcher().run(stop))
+            dispatcher = asyncio.create_task(dispatch.dispatcher().run(stop))
         try:
             yield
         finally:
             stop.set()
             if dispatcher is not None:
                 await dispatcher
+            await dispatch.close()
             await runtime.close()
 
     app = FastAPI(

@@ -1,4 +1,7 @@
-"""What one server process holds: settings, the database, the rate limiter and caches."""
+"""What one server process holds: settings, the database, the rate limiter and caches.
+
+Every router imports `DbSession` from here, so this module imports no domain package: the
+dispatch subsystem is wired by the app factory (`app.state.dispatch`)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.config import Settings
-from reten.dispatch.service import DispatchService
 from reten.kit.cache import TTLCache
 from reten.kit.db import Database
 from reten.kit.ratelimit import RateLimiter, build_rate_limiter
@@ -25,7 +27,6 @@ class Runtime:
     api_key_cache: TTLCache[Any]
     # Seals and opens dispatch credentials and signing secrets (AES-256-GCM).
     secretbox: SecretBox
-    dispatch: DispatchService
     # key id -> monotonic time of this process's last `last_used_at` write
     api_key_last_write: dict[Any, float] = field(default_factory=dict)
 
@@ -37,18 +38,17 @@ class Runtime:
             max_overflow=settings.db_max_overflow,
             echo=settings.db_echo,
         )
-        dispatch = DispatchService.from_settings(db, settings)
         return cls(
             settings=settings,
             db=db,
             limiter=build_rate_limiter(settings.redis_url),
             api_key_cache=TTLCache(settings.api_key_cache_seconds),
-            secretbox=dispatch.secretbox,
-            dispatch=dispatch,
+            secretbox=SecretBox.from_settings(
+                settings.secret_key, settings.encryption_key, settings.encryption_previous_keys
+            ),
         )
 
     async def close(self) -> None:
-        await self.dispatch.close()
         await self.limiter.close()
         await self.db.dispose()
 

@@ -118,6 +118,6 @@ def dispatcher(app: Any, *tenants: Tenant, **overrides: Any) -> Dispatcher:
         runtime.db,
         settings,
         runtime.secretbox,
-        runtime.dispatch.sender,
+        app.state.dispatch.sender,
         tenant_ids=frozenset(t.world.tenant_id for t in tenants),
     )

@@ -15,12 +15,14 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from reten.activities.models import Activity, ActivityType, Channel
 from reten.dispatch.models import DispatchAttempt
 from reten.kit.time import utcnow
+from tests.commerces.test_queries import statements
 from tests.dispatch import support
 from tests.dispatch.receiver import Receiver, Reply
 from tests.factories import Factory
 from tests.resolution.support import add_config, add_user, new_activity, request
 
 _setup = support.setup
+INTEGRATION_TASKS = "/api/integration/activities/tasks"
 
 
 class TestManualDispatch:
@@ -511,6 +513,44 @@ class TestSpecRules:
             assert response.status_code == 404, path
             assert response.json()["message"] == "No active dispatch config for channel SALESMAN"
         assert len(receiver.received) == 2
+
+    async def test_can_force_retry_dispatch_is_one_rule_in_the_integration_list_and_the_detail(
+        self, app: Any, db: Any, factory: Factory, client: httpx.AsyncClient, receiver: Receiver
+    ) -> None:
+        t, cfg = await _setup(factory, client, receiver)
+        receiver.answer(Reply(400))
+        failed = [await factory.task(t.world)]
+        await support.dispatcher(app, t).drain()
+        receiver.answer(Reply(200))
+        dispatched = await factory.task(t.world)
+        await support.dispatcher(app, t).drain()
+
+        async def flags() -> tuple[dict[str, bool], list[str]]:
+            await client.get(INTEGRATION_TASKS, headers=t.headers)  # warm the caches
+            with statements(db) as seen:
+                response = await client.get(INTEGRATION_TASKS, headers=t.headers)
+            assert response.status_code == 200, response.text
+            items = response.json()["data"]
+            return {i["id"]: i["canForceRetryDispatch"] for i in items}, [
+                sql for sql in seen if "dispatch_configs" in sql
+            ]
+
+        listed, config_reads = await flags()
+        assert listed == {str(failed[0]): True, str(dispatched): False}
+        assert (await support.detail(client, t, failed[0]))["dispatch"]["canForceRetryDispatch"]
+        # One read of the active configs per page, however many activities failed on it.
+        assert len(config_reads) == 1
+        receiver.answer(Reply(400))
+        failed += [await factory.task(t.world) for _ in range(2)]
+        await support.dispatcher(app, t).drain()
+        listed, config_reads = await flags()
+        assert [listed[str(a)] for a in failed] == [True, True, True]
+        assert len(config_reads) == 1
+
+        await client.post(f"/api/dispatch-configs/{cfg['id']}/deactivate", headers=t.headers)
+        listed, _ = await flags()
+        assert not any(listed.values())
+        assert not (await support.detail(client, t, failed[0]))["dispatch"]["canForceRetryDispatch"]
 
     async def test_the_process_wide_cap_holds_across_configs(
         self, app: Any, factory: Factory, client: httpx.AsyncClient, receiver: Receiver

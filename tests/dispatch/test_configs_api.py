@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from reten.dispatch import signal
-from reten.dispatch.configs import open_config_secrets
 from reten.dispatch.models import DispatchConfig, DispatchProvider
+from reten.dispatch.service import open_config_secrets
+from reten.kit import signal
 from reten.kit.casing import to_snake
 from reten.kit.db import Database
 from reten.kit.secretbox import SecretBox

@@ -1,5 +1,5 @@
 """What the delivery engine reads of a config: `settings_of`, `open_config_secrets` and
-`active_config` (dispatch/configs.py)."""
+`active_config` (dispatch/service.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from reten.activities.models import Channel
-from reten.dispatch.configs import active_config, open_config_secrets, settings_of
 from reten.dispatch.models import DispatchConfig
+from reten.dispatch.service import active_config, open_config_secrets, settings_of
 from reten.kit.secretbox import SecretBox, SecretBoxError, derive_key
 from reten.kit.time import utcnow
 from tests.dispatch.makers import CONFIGS, admin, create_config

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from reten.activities import service as activities
 from reten.activities.models import Activity, ActivityType, Channel, CommerceAssignment
 from reten.activity_config import service as activity_config
+from reten.activity_config.criteria import CriteriaInput
 from reten.activity_config.models import AttributeKey
 from reten.activity_config.schemas import AttributePolicyUpsert, TargetResolutionConfigCreate
 from reten.commerces.models import Address, CommerceUser, CommerceUserRoleLink, Contact
@@ -23,7 +24,7 @@ from reten.kit.db import Database
 from reten.kit.time import utcnow
 from reten.resolution import service as resolution
 from reten.resolution.models import ActivityAttribute, ActivityTargetUser
-from reten.resolution.schemas import AttributeInput, CriteriaInput
+from reten.resolution.schemas import AttributeInput
 from tests.factories import Factory, World, unique
 
 # A fixed past instant: users get created_at = BASE + n minutes, so "earliest created" is exact.

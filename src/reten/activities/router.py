@@ -18,6 +18,7 @@ from reten.activities.schemas import (
     TaskCreate,
 )
 from reten.activities.views import activity_item
+from reten.activity_detail.service import detail_or_404
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
@@ -44,7 +45,7 @@ async def _create(
     activity = await service.create_activity(
         session, tenant_id, service.input_of(body), principal.actor(), service.resolution_of(body)
     )
-    return json_response(await service.detail_or_404(session, tenant_id, activity.id), 201)
+    return json_response(await detail_or_404(session, tenant_id, activity.id), 201)
 
 
 @router.post(
@@ -148,7 +149,7 @@ async def get_activity(
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
     session: AsyncSession = DbSession,
 ) -> Response:
-    detail = await service.detail_or_404(session, principal.require_tenant(), parse_uuid("id", id))
+    detail = await detail_or_404(session, principal.require_tenant(), parse_uuid("id", id))
     return json_response(detail)
 
 
@@ -162,4 +163,4 @@ async def cancel_activity(
     tenant_id = principal.require_tenant()
     activity_id = parse_uuid("id", id)
     await service.cancel_activity(session, tenant_id, activity_id, principal.actor(), data.reason)
-    return json_response(await service.detail_or_404(session, tenant_id, activity_id))
+    return json_response(await detail_or_404(session, tenant_id, activity_id))

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, StringConstraints
 
 from reten.activities.models import ActivityType, Channel
+from reten.activity_config.criteria import CriteriaInput, criteria_with_priorities
 from reten.kit.schemas import InputModel, Int, Timestamp
-from reten.resolution.schemas import AttributeInput, CriteriaInput, criteria_with_priorities
+from reten.resolution.schemas import AttributeInput
 
 Str255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Str100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]

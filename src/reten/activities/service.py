@@ -36,9 +36,9 @@ from reten.activities.models import (
     TaskDetails,
 )
 from reten.activities.schemas import ActivityCreate
-from reten.activities.views import activity_detail, activity_rows
+from reten.activities.views import activity_rows
 from reten.commerces.models import Commerce
-from reten.dispatch import signal
+from reten.kit import signal
 from reten.kit.actor import Actor
 from reten.kit.counts import mark_changed
 from reten.kit.db import TenantRepository
@@ -78,6 +78,12 @@ def state_of(activity: Activity) -> ActivityState:
         latest_result_pending=activity.lifecycle_status == LifecycleStatus.IN_PROGRESS.value,
         has_any_result=activity.current_result_id is not None,
     )
+
+
+# Compare-and-set rounds before giving up on an activity other writers keep changing: every
+# loop that reads an activity, decides, and writes through apply_transition (or
+# write_if_unchanged) uses this limit, then answers 409 or leaves the activity as it is.
+TRANSITION_ROUNDS = 10
 
 
 async def apply_transition(
@@ -471,7 +477,7 @@ async def cancel_activity(
     reason: str | None = None,
 ) -> Activity:
     """Cancel an activity (READY, UNRESOLVED or DISPATCHED); 400 from any other status."""
-    for _ in range(5):
+    for _ in range(TRANSITION_ROUNDS):
         activity = await TenantRepository(session, tenant_id).get(Activity, activity_id)
         if activity is None:
             raise NotFound("Activity not found")
@@ -539,15 +545,6 @@ async def list_activities(
         Activity.id,
     )
     return await paginate(session, stmt, order, page, scalars=False)
-
-
-async def detail_or_404(
-    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID
-) -> dict[str, Any]:
-    detail = await activity_detail(session, tenant_id, activity_id)
-    if detail is None:
-        raise NotFound("Activity not found")
-    return detail
 
 
 async def lifecycle_counts(

@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from reten.activity_config.criteria import CriteriaInput, criteria_with_priorities
 from reten.activity_config.models import (
     AttributeKey,
     AttributePolicy,
@@ -30,7 +31,6 @@ from reten.kit.errors import ValidationFailed
 from reten.kit.jsonbody import details_from
 from reten.kit.schemas import Bool, InputModel, Int, Name255, ReadModel, Timestamp
 from reten.kit.validators import NoNull
-from reten.resolution.schemas import CriteriaInput, criteria_with_priorities
 
 # Cross-field problems of a parsed body: (location in snake_case, message).
 Problems = list[tuple[tuple[str | int, ...], str]]

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reten.activity_config.criteria import CriteriaInput, criteria_with_priorities
 from reten.activity_config.models import (
     AttributeKey,
     AttributePolicy,
@@ -35,7 +36,6 @@ from reten.activity_config.schemas import (
 from reten.kit.db import TenantRepository
 from reten.kit.errors import Conflict, NotFound
 from reten.kit.time import utcnow
-from reten.resolution.schemas import CriteriaInput, criteria_with_priorities
 from reten.results.models import ActivityResult
 
 

@@ -1,6 +1,6 @@
 """The panel's cookies and CSRF tokens (itsdangerous signatures keyed by RETEN_SECRET_KEY).
 
-- `reten_session`: the signed refresh token of the login (see `auth.service.user_of_session`).
+- `reten_session`: the signed refresh token of the login (see `users.sessions.user_of_session`).
   The signature carries a timestamp, so a cookie older than RETEN_ADMIN_SESSION_TTL_SECONDS is
   refused even if a browser kept it; logout revokes the login server-side.
 - `reten_login`: a random nonce set by the login page, so the login form has a CSRF token too

@@ -28,7 +28,6 @@ from starlette.datastructures import FormData, UploadFile
 
 from reten.admin import session as cookies
 from reten.admin.templating import render_template
-from reten.auth import service as auth
 from reten.auth.dependencies import check_permission, user_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
@@ -38,6 +37,7 @@ from reten.kit.jsonbody import validate_body
 from reten.runtime import get_runtime
 from reten.tenants import service as tenants
 from reten.tenants.models import Tenant
+from reten.users import sessions
 from reten.users.models import User
 
 log = structlog.get_logger("reten.admin")
@@ -92,7 +92,7 @@ async def _resolve(request: Request, permission: Permission | None, needs_tenant
     runtime = get_runtime(request)
     token = cookies.session_token(request, runtime.settings)
     async with runtime.db.sessionmaker() as session:
-        user = await auth.user_of_session(session, token)
+        user = await sessions.user_of_session(session, token)
         if user is None:
             raise LoginRequired()
         # Tenants the caller may act in: its memberships (every tenant for a SUPER_ADMIN).

@@ -248,6 +248,16 @@ async def list_keys(session: AsyncSession, principal: Principal, *, all_keys: bo
     return list((await session.execute(stmt)).scalars())
 
 
+async def revoke_keys_of(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Revoke every live key of a user, in the caller's transaction. Keys are revoked, not
+    deleted: their records keep the userId for the audit trail."""
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
 class KeyStatus(StrEnum):
     ACTIVE = "active"
     EXPIRED = "expired"

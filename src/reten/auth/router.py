@@ -3,7 +3,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reten.auth import service
 from reten.auth.dependencies import check_login_rate, public, session_user, tenant_user
 from reten.auth.permissions import Permission, sort_permissions, sort_roles
 from reten.auth.principal import Principal
@@ -14,6 +13,7 @@ from reten.kit.jsonbody import body_of
 from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession, Runtime, get_runtime
 from reten.users import service as users
+from reten.users import sessions
 from reten.users.models import User
 from reten.users.schemas import ResetMyPassword, ResetUserPassword
 
@@ -59,7 +59,7 @@ async def login(
     await check_login_rate(
         runtime, request.client.host if request.client else None, data.identifier
     )
-    issued = await service.login(session, runtime.settings, data.identifier, data.password)
+    issued = await sessions.login(session, runtime.settings, data.identifier, data.password)
     _set_cookie(response, runtime, issued.refresh_token)
     return LoginRead(
         access_token=issued.access_token,
@@ -77,7 +77,7 @@ async def refresh(
 ) -> RefreshRead | Response:
     runtime = get_runtime(request)
     try:
-        issued = await service.refresh(session, runtime.settings, request.cookies.get(COOKIE))
+        issued = await sessions.refresh(session, runtime.settings, request.cookies.get(COOKIE))
     except Unauthorized as exc:
         failed = error_response(401, exc.message)
         _clear_cookie(failed, runtime)
@@ -94,7 +94,7 @@ async def logout(
     session: AsyncSession = DbSession,
 ) -> MessageRead:
     runtime = get_runtime(request)
-    await service.logout(session, request.cookies.get(COOKIE))
+    await sessions.logout(session, request.cookies.get(COOKIE))
     _clear_cookie(response, runtime)
     return MessageRead(message="Logged out successfully")
 

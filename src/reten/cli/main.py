@@ -199,7 +199,7 @@ def worker(database_url: str | None = DatabaseUrl) -> None:
     next to `reten serve --no-dispatcher` API processes."""
     import signal as os_signal
 
-    from reten.dispatch.service import DispatchService
+    from reten.dispatch.actions import DispatchService
     from reten.kit.logging import configure_logging
 
     settings = _settings(database_url)
@@ -230,7 +230,7 @@ def dispatch_test(
     """Send a synthetic activity through the tenant's active config for CHANNEL and print the
     provider's answer as JSON. Exit status 0 when the provider accepted it, 1 otherwise."""
     from reten.activities.models import Channel
-    from reten.dispatch.service import DispatchService
+    from reten.dispatch.actions import DispatchService
     from reten.kit.errors import AppError
 
     _quiet_logs()
@@ -373,14 +373,11 @@ def api_keys_create(
     database_url: str | None = DatabaseUrl,
 ) -> None:
     """Create an API key and print only its plaintext (shown once)."""
-    from sqlalchemy import select
-
     from reten.api_keys import service as api_keys
-    from reten.auth.permissions import Role, permissions_for_roles
+    from reten.auth.permissions import permissions_for_roles
     from reten.kit.errors import AppError
     from reten.tenants import service as tenants
     from reten.users import service as users
-    from reten.users.models import Membership, User
 
     _quiet_logs()
     expiry: datetime | None = None
@@ -402,15 +399,7 @@ def api_keys_create(
                     _fail(f"no user {user!r}")
                     raise AssertionError
             else:
-                rows = (
-                    await session.execute(
-                        select(User)
-                        .join(Membership, Membership.user_id == User.id)
-                        .where(Membership.tenant_id == target.id, User.is_active.is_(True))
-                        .order_by(Membership.created_at, Membership.id)
-                    )
-                ).scalars()
-                owner = next((u for u in rows if Role.ADMIN.value in u.roles), None)
+                owner = await users.first_admin(session, target.id)
                 if owner is None:
                     _fail(f"tenant {tenant!r} has no active ADMIN; pass --user")
                     raise AssertionError

@@ -5,19 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reten.activity_detail.service import detail_or_404
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
-from reten.dispatch.service import DispatchService
+from reten.dispatch.actions import DispatchService
 from reten.kit.params import parse_uuid
 from reten.kit.responses import json_response
-from reten.runtime import DbSession, get_runtime
+from reten.runtime import DbSession
 
 router = APIRouter(tags=["Dispatch"])
 
 
 def _service(request: Request) -> DispatchService:
-    return get_runtime(request).dispatch
+    # Wired by the app factory: the runtime every router imports knows nothing of dispatch.
+    return request.app.state.dispatch  # type: ignore[no-any-return]
 
 
 @router.post(
@@ -46,10 +48,9 @@ async def retry_dispatch(
     principal: Principal = Depends(tenant_principal(Permission.DISPATCH_ACTIVITY)),
     session: AsyncSession = DbSession,
 ) -> Response:
-    detail = await _service(request).retry_dispatch(
-        session, principal.require_tenant(), parse_uuid("id", id), principal.actor()
-    )
-    return json_response(detail)
+    tenant_id, activity_id = principal.require_tenant(), parse_uuid("id", id)
+    await _service(request).retry_dispatch(session, tenant_id, activity_id, principal.actor())
+    return json_response(await detail_or_404(session, tenant_id, activity_id))
 
 
 @router.post(

@@ -22,7 +22,6 @@ from sqlalchemy import delete
 
 from reten.activities.models import Activity
 from reten.config import Settings
-from reten.dispatch import signal
 from reten.dispatch.delivery import Sender
 from reten.dispatch.engine import (
     ConfigSnapshot,
@@ -35,6 +34,7 @@ from reten.dispatch.engine import (
 )
 from reten.dispatch.models import DispatchAttempt
 from reten.dispatch.payload import load_payloads, message_id
+from reten.kit import signal
 from reten.kit.actor import Actor
 from reten.kit.db import Database
 from reten.kit.errors import is_storage_unavailable

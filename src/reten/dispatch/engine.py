@@ -20,13 +20,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from reten.activities.lifecycle import ActivityStatus, Trigger, decide
 from reten.activities.models import Activity
 from reten.activities.service import (
+    TRANSITION_ROUNDS,
     apply_transition,
     apply_transition_many,
     state_of,
     write_if_unchanged,
 )
 from reten.activity_config.models import AttributeStrategy, TargetResolutionStrategy
-from reten.dispatch.configs import open_config_secrets, settings_of
 from reten.dispatch.delivery import AttemptResult
 from reten.dispatch.models import (
     DeactivationReason,
@@ -37,6 +37,7 @@ from reten.dispatch.models import (
 )
 from reten.dispatch.providers import provider_for
 from reten.dispatch.providers.base import DeliveryConfig, Provider
+from reten.dispatch.service import open_config_secrets, settings_of
 from reten.kit.actor import Actor
 from reten.kit.db import Database
 from reten.kit.secretbox import SecretBox, SecretBoxError
@@ -211,7 +212,7 @@ async def resolve_before_dispatch(db: Database, activity: Activity, actor: Actor
         calls = await resolution.dispatch_hook_calls(session, activity)
     answers = await resolution.call_hooks(calls)
     async with db.sessionmaker() as session:
-        for _ in range(5):
+        for _ in range(TRANSITION_ROUNDS):
             current = await session.get(Activity, activity.id, populate_existing=True)
             if current is None or current.status != ActivityStatus.READY.value:
                 await session.rollback()
@@ -242,7 +243,7 @@ async def _write(session: AsyncSession, activity: Activity, values: dict[str, An
     return await write_if_unchanged(session, activity, changes)
 
 
-async def _deactivate(
+async def _auto_deactivate(
     session: AsyncSession, config_id: uuid.UUID, reason: DeactivationReason, now: datetime
 ) -> None:
     await session.execute(
@@ -268,7 +269,7 @@ async def _count_exhausted(session: AsyncSession, config: ConfigSnapshot, now: d
         )
     ).scalar_one()
     if config.disable_after > 0 and failures >= config.disable_after:
-        await _deactivate(session, config.id, DeactivationReason.CONSECUTIVE_FAILURES, now)
+        await _auto_deactivate(session, config.id, DeactivationReason.CONSECUTIVE_FAILURES, now)
 
 
 def _attempt(
@@ -314,7 +315,7 @@ async def settle(
     now = utcnow()
     async with db.sessionmaker() as session:
         current = activity
-        for _ in range(10):
+        for _ in range(TRANSITION_ROUNDS):
             number = current.attempt_total + 1
             values: dict[str, Any] = {
                 "attempt_total": number,
@@ -369,7 +370,7 @@ async def settle(
                     _attempt(current.tenant_id, current.id, config, result, trigger, number, now)
                 )
                 if result.gone:
-                    await _deactivate(session, config.id, DeactivationReason.HTTP_410, now)
+                    await _auto_deactivate(session, config.id, DeactivationReason.HTTP_410, now)
                 elif exhausted:
                     await _count_exhausted(session, config, now)
                 elif result.ok and config.consecutive_failures > 0:
@@ -559,5 +560,5 @@ async def settle_resend(
             )
         )
         if result.gone:
-            await _deactivate(session, config.id, DeactivationReason.HTTP_410, now)
+            await _auto_deactivate(session, config.id, DeactivationReason.HTTP_410, now)
         await session.commit()

@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reten.activities.models import Activity, CommerceAssignment, TaskDetails
+from reten.activities.lifecycle import ActivityStatus
+from reten.activities.models import (
+    Activity,
+    ActivityType,
+    Channel,
+    CommerceAssignment,
+    TaskDetails,
+)
 from reten.activities.views import code_label
 from reten.activity_config.models import AttributeKey
 from reten.commerces.models import Address, Commerce, CommerceUser, Contact
@@ -213,15 +220,19 @@ async def load_payloads(
     return payloads
 
 
+# The channels a field team works (a TASK); the others carry a MESSAGE.
+_TASK_CHANNELS = (Channel.SALESMAN, Channel.CALLCENTER)
+
+
 def synthetic_payload(tenant: Tenant, channel: str, public_url: str) -> dict[str, Any]:
     """A made-up activity for test deliveries (14.13, `reten dispatch test`): never stored."""
     now = utcnow()
     activity = Activity(
         id=uuid.uuid4(),
         tenant_id=tenant.id,
-        type="TASK" if channel in ("SALESMAN", "CALLCENTER") else "MESSAGE",
+        type=(ActivityType.TASK if channel in _TASK_CHANNELS else ActivityType.MESSAGE).value,
         channel=channel,
-        status="READY",
+        status=ActivityStatus.READY.value,
         reason="test",
         scheduled_at=now,
         created_at=now,

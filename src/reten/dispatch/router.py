@@ -10,7 +10,7 @@ from reten.activities.models import Channel
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
-from reten.dispatch import configs
+from reten.dispatch import service as configs
 from reten.dispatch.models import DeliveryOutcome, DeliveryTrigger
 from reten.dispatch.schemas import (
     CONFIG_IMMUTABLE,

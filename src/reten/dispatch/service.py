@@ -1,257 +1,602 @@
-"""Dispatch actions on request: manual dispatch (11.12), retry-dispatch (11.13), resend (14.15)
-and test deliveries (14.13, `reten dispatch test`). They share the dispatcher's engine, so a
-manual attempt is recorded, leased and judged exactly like a scheduled one."""
+"""Dispatch providers, the tenant's dispatch configs and the attempt log (management-api.md
+§14.2–14.14, §11.14), plus what the delivery engine reads of a config.
+
+Rule 1A (one active config per tenant and channel) is the database's job: the partial unique
+index `uq_dispatch_configs_active_channel` refuses a second active row, and the refused commit
+becomes the 409. Two concurrent creates or activations therefore leave one active config and
+one 409, on both databases.
+
+Credentials and signing secrets are stored sealed (kit.secretbox); only credential key names are
+kept in clear. Nothing here logs or returns a secret, except the signing secret handed back once
+by creation and rotation.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-import structlog
-from sqlalchemy import or_, update
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reten.activities.lifecycle import ActivityStatus, Trigger, decide
-from reten.activities.models import Activity, ActivityType
-from reten.activities.service import apply_transition, detail_or_404, state_of
-from reten.config import Settings
-from reten.dispatch.configs import active_config
-from reten.dispatch.delivery import AttemptResult, Sender
-from reten.dispatch.dispatcher import Dispatcher
-from reten.dispatch.engine import (
-    ConfigSnapshot,
-    configs_with_provider,
-    needing_resolution,
-    resolve_before_dispatch,
-    settle,
-    settle_resend,
-    snapshot,
+from reten.activities.lifecycle import ActivityState
+from reten.activities.models import Activity, Channel
+from reten.dispatch.models import (
+    ChannelDefinition,
+    DeactivationReason,
+    DeliveryOutcome,
+    DeliveryTrigger,
+    DispatchAttempt,
+    DispatchConfig,
+    DispatchProvider,
 )
-from reten.dispatch.models import DeliveryTrigger, DispatchConfig, DispatchProvider
-from reten.dispatch.payload import load_payloads, message_id, synthetic_payload
-from reten.kit.actor import Actor
-from reten.kit.db import Database, TenantRepository
-from reten.kit.errors import (
-    BadGateway,
-    BadRequest,
-    Conflict,
-    InvalidTransition,
-    NotFound,
-    ServiceUnavailable,
+from reten.dispatch.providers import REGISTRY
+from reten.dispatch.providers.webhook import new_signing_secret
+from reten.dispatch.schemas import (
+    DispatchConfigCreate,
+    DispatchConfigUpdate,
+    SpelledInput,
+    complete_settings,
 )
-from reten.kit.secretbox import SecretBox, SecretBoxError
-from reten.kit.time import utcnow
-from reten.tenants.models import Tenant
+from reten.kit.db import TenantRepository
+from reten.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from reten.kit.listing import paginate
+from reten.kit.pagination import PageParams
+from reten.kit.secretbox import SecretBox
+from reten.kit.signal import mark
+from reten.kit.time import ensure_utc, utcnow
 
-log = structlog.get_logger("reten.dispatch")
+PROVIDER_NOT_FOUND = "Dispatch provider not found"
+CONFIG_NOT_FOUND = "Dispatch config not found"
+ACTIVITY_NOT_FOUND = "Activity not found"
+CHANNEL_TAKEN = "channel already has an active dispatch config"
+# How long the previous signing secret keeps signing after a rotation (§14.12).
+SECRET_OVERLAP = timedelta(hours=24)
+
+# Newest first; attempts of one activity made in the same millisecond keep their sequence.
+NEWEST_FIRST = (
+    DispatchAttempt.created_at.desc(),
+    DispatchAttempt.attempt_number.desc(),
+    DispatchAttempt.id.asc(),
+)
 
 
-class DispatchService:
-    """What one process holds for dispatch: the HTTP sender and its background resends."""
+@dataclass(frozen=True)
+class ConfigView:
+    """A config with its provider, as of `now` (which decides whether the previous signing
+    secret is still shown as live). `signing_secret` is set only right after creating a WEBHOOK
+    config or rotating its secret."""
 
-    def __init__(self, db: Database, settings: Settings, secretbox: SecretBox) -> None:
-        self.db = db
-        self.settings = settings
-        self.secretbox = secretbox
-        self.sender = Sender(
-            allow_private_networks=settings.allow_private_networks,
-            # No more connections than requests in flight: httpcore scans its whole pool on
-            # every request, so a larger one only costs time.
-            max_connections=settings.dispatch_concurrency,
+    config: DispatchConfig
+    provider: DispatchProvider
+    now: datetime
+    signing_secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class AttemptFilters:
+    activity_id: uuid.UUID | None = None
+    outcome: DeliveryOutcome | None = None
+    trigger: DeliveryTrigger | None = None
+
+
+# --- what the delivery engine reads ---------------------------------------------------------------
+
+
+def settings_of(config: DispatchConfig) -> dict[str, Any]:
+    """The config's complete settings, snake_case, with defaults for anything never given."""
+    return complete_settings(config.settings or {})
+
+
+def open_config_secrets(
+    secretbox: SecretBox, config: DispatchConfig, now: datetime
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """(credentials, live signing secrets): the current secret first, then the previous one
+    while `now` is before its expiry. Only a delivery should ever call this."""
+    credentials: dict[str, str] = {}
+    if config.credentials_encrypted is not None:
+        opened = orjson.loads(secretbox.open(config.credentials_encrypted))
+        credentials = {str(key): str(value) for key, value in opened.items()}
+    secrets: list[str] = []
+    if config.signing_secret_encrypted is not None:
+        secrets.append(secretbox.open(config.signing_secret_encrypted))
+    expires = config.previous_secret_expires_at
+    if (
+        config.previous_secret_encrypted is not None
+        and expires is not None
+        and now < ensure_utc(expires)
+    ):
+        secrets.append(secretbox.open(config.previous_secret_encrypted))
+    return credentials, tuple(secrets)
+
+
+async def active_config(
+    session: AsyncSession, tenant_id: uuid.UUID, channel: str
+) -> DispatchConfig | None:
+    """The channel's active config (rule 1A: at most one), or None."""
+    stmt = (
+        TenantRepository(session, tenant_id)
+        .select(DispatchConfig)
+        .where(
+            DispatchConfig.channel == str(channel),
+            DispatchConfig.is_active.is_(True),
+            DispatchConfig.deleted_at.is_(None),
         )
-        self._background: set[asyncio.Task[None]] = set()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
-    @classmethod
-    def from_settings(cls, db: Database, settings: Settings) -> DispatchService:
-        secretbox = SecretBox.from_settings(
-            settings.secret_key, settings.encryption_key, settings.encryption_previous_keys
+
+# --- the retry-dispatch rule (11.13), shown as canForceRetryDispatch -------------------------------
+
+
+def may_retry_dispatch(state: ActivityState) -> bool:
+    """11.13's precondition on the activity itself: FAILED by dispatch and no result at all."""
+    return state.failed_by_dispatch and not state.has_any_result
+
+
+async def force_retry_flags(
+    session: AsyncSession, tenant_id: uuid.UUID, activities: Sequence[tuple[ActivityState, str]]
+) -> list[bool]:
+    """`canForceRetryDispatch` of each (state, channel): 11.13's precondition holds and the
+    channel has an active config. The one place the rule is computed, for the management detail
+    and the integration list alike: one query for a whole page, none when no activity on it
+    failed by dispatch."""
+    if not any(may_retry_dispatch(state) for state, _ in activities):
+        return [False] * len(activities)
+    stmt = (
+        TenantRepository(session, tenant_id)
+        .where(DispatchConfig, select(DispatchConfig.channel))
+        .where(DispatchConfig.is_active.is_(True), DispatchConfig.deleted_at.is_(None))
+    )
+    channels = set((await session.execute(stmt)).scalars())
+    return [may_retry_dispatch(state) and str(channel) in channels for state, channel in activities]
+
+
+# --- providers (§14.2, §14.3) ---------------------------------------------------------------------
+
+
+async def list_providers(
+    session: AsyncSession,
+) -> list[tuple[DispatchProvider, list[ChannelDefinition]]]:
+    """Every provider by code, each with its channel definitions by channel."""
+    providers = list(
+        (await session.execute(select(DispatchProvider).order_by(DispatchProvider.code))).scalars()
+    )
+    definitions: dict[uuid.UUID, list[ChannelDefinition]] = {p.id: [] for p in providers}
+    stmt = select(ChannelDefinition).order_by(ChannelDefinition.channel)
+    for definition in (await session.execute(stmt)).scalars():
+        definitions.setdefault(definition.dispatch_provider_id, []).append(definition)
+    return [(p, definitions[p.id]) for p in providers]
+
+
+async def channel_definitions(
+    session: AsyncSession, provider_id: uuid.UUID
+) -> list[ChannelDefinition]:
+    if await session.get(DispatchProvider, provider_id) is None:
+        raise NotFound(PROVIDER_NOT_FOUND)
+    stmt = (
+        select(ChannelDefinition)
+        .where(ChannelDefinition.dispatch_provider_id == provider_id)
+        .order_by(ChannelDefinition.channel)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+# --- configs (§14.5–14.12) ------------------------------------------------------------------------
+
+
+async def list_configs(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    channel: Channel | None = None,
+    is_active: bool | None = None,
+) -> list[ConfigView]:
+    repo = TenantRepository(session, tenant_id)
+    stmt = (
+        repo.where(DispatchConfig, select(DispatchConfig, DispatchProvider))
+        .join(DispatchProvider, DispatchProvider.id == DispatchConfig.dispatch_provider_id)
+        .where(DispatchConfig.deleted_at.is_(None))
+    )
+    if channel is not None:
+        stmt = stmt.where(DispatchConfig.channel == channel.value)
+    if is_active is not None:
+        stmt = stmt.where(DispatchConfig.is_active.is_(is_active))
+    stmt = stmt.order_by(DispatchConfig.channel, DispatchConfig.created_at, DispatchConfig.id)
+    now = utcnow()
+    return [ConfigView(c, p, now) for c, p in (await session.execute(stmt)).all()]
+
+
+async def get_config(
+    session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID
+) -> ConfigView:
+    config = await _live(session, tenant_id, config_id)
+    return ConfigView(config, await _provider_of(session, config), utcnow())
+
+
+async def create_config(
+    session: AsyncSession, secretbox: SecretBox, tenant_id: uuid.UUID, data: DispatchConfigCreate
+) -> ConfigView:
+    provider = await session.get(DispatchProvider, data.dispatch_provider_id)
+    implementation = REGISTRY.get(provider.code) if provider is not None else None
+    if provider is None or implementation is None or not provider.is_active:
+        raise NotFound(PROVIDER_NOT_FOUND)
+    definition = await _definition(session, provider.id, data.channel.value)
+    if definition is None:
+        raise ValidationFailed.one(
+            data.spelled("channel"), f"is not supported by provider {provider.code}"
         )
-        return cls(db, settings, secretbox)
+    problems = _credential_problems(data, data.credentials, definition.credential_schema)
+    if data.base_url is None and implementation.requires_base_url:
+        problems.insert(0, _base_url_required(data, provider))
+    if problems:
+        raise ValidationFailed(problems)
 
-    def dispatcher(self) -> Dispatcher:
-        return Dispatcher(self.db, self.settings, self.secretbox, self.sender)
-
-    async def close(self) -> None:
-        if self._background:
-            await asyncio.wait(self._background, timeout=30)
-        await self.sender.close()
-
-    # --- configs -----------------------------------------------------------------------------
-
-    async def _active(
-        self, session: AsyncSession, tenant_id: uuid.UUID, channel: str
-    ) -> ConfigSnapshot:
-        config = await active_config(session, tenant_id, channel)
-        if config is None:
-            raise NotFound(f"No active dispatch config for channel {channel}")
-        provider = await session.get(DispatchProvider, config.dispatch_provider_id)
-        assert provider is not None  # a foreign key
-        return self._snapshot(config, provider.code)
-
-    def _snapshot(self, config: DispatchConfig, provider_code: str) -> ConfigSnapshot:
-        try:
-            return snapshot(config, provider_code, self.secretbox, utcnow())
-        except SecretBoxError:
-            log.error("dispatch_config_unreadable", config_id=str(config.id))
-            raise ServiceUnavailable(
-                "The dispatch config's credentials cannot be opened with this server's "
-                "encryption keys (RETEN_ENCRYPTION_KEY / RETEN_ENCRYPTION_PREVIOUS_KEYS)"
-            ) from None
-
-    async def _deliver(
-        self, config: ConfigSnapshot, payload: dict[str, Any], activity_id: uuid.UUID
-    ) -> AttemptResult:
-        return await self.sender.deliver(
-            config.provider,
-            payload,
-            config.delivery,
-            message_id=message_id(activity_id),
-            timeout_seconds=config.timeout_seconds,
+    secret = new_signing_secret() if implementation.signs_deliveries else None
+    config = TenantRepository(session, tenant_id).add(
+        DispatchConfig(
+            id=uuid.uuid4(),
+            dispatch_provider_id=provider.id,
+            channel=data.channel.value,
+            base_url=data.base_url,
+            settings=complete_settings(data.settings.given() if data.settings else {}),
+            is_active=data.is_active,
+            signing_secret_encrypted=secretbox.seal(secret) if secret is not None else None,
+            consecutive_failures=0,
         )
+    )
+    _store_credentials(secretbox, config, data.credentials, definition.credential_schema)
+    await _commit(session, wake_dispatcher=config.is_active)
+    return ConfigView(config, provider, utcnow(), secret)
 
-    # --- 11.12 manual dispatch ---------------------------------------------------------------
 
-    async def dispatch_now(
-        self, tenant_id: uuid.UUID, activity_id: uuid.UUID, actor: Actor
-    ) -> None:
-        """One synchronous MANUAL attempt. Raises the API's errors; returns on success."""
-        now = utcnow()
-        async with self.db.sessionmaker() as session:
-            activity = await TenantRepository(session, tenant_id).get(Activity, activity_id)
-            if activity is None:
-                raise NotFound("Activity not found")
-            if activity.type != ActivityType.TASK.value:
-                raise BadRequest("Activity is not a TASK")
-            if activity.status != ActivityStatus.READY.value:
-                raise InvalidTransition(
-                    f"Activity in status {activity.status} cannot be dispatched"
+async def update_config(
+    session: AsyncSession,
+    secretbox: SecretBox,
+    tenant_id: uuid.UUID,
+    config_id: uuid.UUID,
+    data: DispatchConfigUpdate,
+) -> ConfigView:
+    config = await _live(session, tenant_id, config_id, lock=True)
+    provider = await _provider_of(session, config)
+    definition = await _definition(session, provider.id, config.channel)
+    schema = definition.credential_schema if definition is not None else []
+    given = data.model_fields_set
+
+    problems: list[dict[str, str]] = []
+    implementation = REGISTRY.get(provider.code)
+    requires_base_url = implementation is None or implementation.requires_base_url
+    if "base_url" in given and data.base_url is None and requires_base_url:
+        problems.append(_base_url_required(data, provider))
+    if "credentials" in given:
+        if data.credentials is None:
+            required = _required_keys(schema)
+            if required:
+                problems.append(
+                    {
+                        "field": data.spelled("credentials"),
+                        "message": f"cannot be cleared: {', '.join(required)} is required",
+                    }
                 )
-            config = await self._active(session, tenant_id, activity.channel)
-            # Take the lease ourselves: a dispatcher round cannot deliver it meanwhile, and a
-            # second manual request sees it taken.
-            taken = await session.execute(
-                update(Activity)
-                .where(
-                    Activity.id == activity.id,
-                    Activity.status == ActivityStatus.READY.value,
-                    or_(Activity.lease_until.is_(None), Activity.lease_until < now),
-                )
-                .values(lease_until=now + config.lease(self.settings.dispatch_lease_seconds))
-                .execution_options(synchronize_session=False)
-            )
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
-                raise Conflict("Dispatch already in progress")
-            due = await needing_resolution(session, [activity])
-            await session.commit()
-        if due and not await resolve_before_dispatch(self.db, activity, actor):
-            async with self.db.sessionmaker() as session:
-                current = await session.get(Activity, activity.id, populate_existing=True)
-            if current is not None and current.status == ActivityStatus.UNRESOLVED.value:
-                raise BadRequest("Resolution failed; activity is now UNRESOLVED")
-            # Canceled or answered while its resolution ran: nothing is left to deliver.
-            raise Conflict("The activity changed while it was being dispatched")
-        async with self.db.sessionmaker() as session:
-            payload = (await load_payloads(session, [activity], self.settings.public_url))[
-                activity.id
-            ]
-        result = await self._deliver(config, payload, activity.id)
-        await settle(self.db, activity, config, result, DeliveryTrigger.MANUAL, actor)
-        if not result.ok:
-            raise BadGateway(f"Dispatch attempt failed: {result.error}")
+        else:
+            problems.extend(_credential_problems(data, data.credentials, schema))
+    if problems:
+        raise ValidationFailed(problems)
 
-    # --- 11.13 retry-dispatch ----------------------------------------------------------------
+    now = utcnow()
+    if "base_url" in given:
+        config.base_url = data.base_url
+    if "credentials" in given:
+        _store_credentials(secretbox, config, data.credentials, schema)
+    if data.settings is not None:
+        # Merged key by key; a given retry_schedule replaces the stored one as a whole.
+        merged = {**settings_of(config), **data.settings.given()}
+        if merged != config.settings:
+            config.settings = merged
+    # A PATCH that switches the config on or off has the effect of 14.10 / 14.11, so that a
+    # config re-enabled here does not keep a stale circuit-breaker state.
+    activated = data.is_active is True and not config.is_active
+    if activated:
+        _activate(config)
+    elif data.is_active is False and config.is_active:
+        _deactivate(config, now)
+    await _commit(session, wake_dispatcher=activated)
+    return ConfigView(config, provider, now)
 
-    async def retry_dispatch(
-        self, session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID, actor: Actor
-    ) -> dict[str, Any]:
-        for _ in range(5):
-            activity = await TenantRepository(session, tenant_id).get(Activity, activity_id)
-            if activity is None:
-                raise NotFound("Activity not found")
-            state = state_of(activity)
-            if not state.failed_by_dispatch or state.has_any_result:
-                raise BadRequest("Activity is not in a dispatch-failed state")
-            await self._active(session, tenant_id, activity.channel)
-            transition = decide(state, Trigger.RETRY_DISPATCH)
-            values = {
-                "attempt_count": 0,
-                "next_attempt_at": utcnow(),
-                "last_error": None,
-                "lease_until": None,
-            }
-            if await apply_transition(session, activity, transition, actor, values=values):
-                await session.commit()
-                return await detail_or_404(session, tenant_id, activity_id)
-            await session.rollback()
-        raise Conflict("The activity is being updated concurrently; retry the request")
 
-    # --- 14.15 resend ------------------------------------------------------------------------
+async def delete_config(session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID) -> None:
+    """Deactivate and hide the config; its row stays so the attempt log remains readable.
 
-    async def resend(self, tenant_id: uuid.UUID, activity_id: uuid.UUID) -> dict[str, Any]:
-        async with self.db.sessionmaker() as session:
-            activity = await TenantRepository(session, tenant_id).get(Activity, activity_id)
-            if activity is None:
-                raise NotFound("Activity not found")
-            config = await self._active(session, tenant_id, activity.channel)
-            if activity.status != ActivityStatus.DISPATCHED.value:
-                raise BadRequest(f"Activity in status {activity.status} cannot be resent")
-            payload = (await load_payloads(session, [activity], self.settings.public_url))[
-                activity.id
-            ]
-        task = asyncio.create_task(self._resend(activity.id, config, payload))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return {
-            "activityId": str(activity.id),
-            "dispatchConfigId": str(config.id),
-            "requestId": message_id(activity.id) if config.provider.uses_network else None,
+    The sealed credentials and secrets are dropped: nothing can deliver through a deleted
+    config, so there is no reason to keep them at rest."""
+    config = await _live(session, tenant_id, config_id, lock=True)
+    config.is_active = False
+    config.deleted_at = utcnow()
+    config.credentials_encrypted = None
+    config.credential_keys = []
+    config.signing_secret_encrypted = None
+    config.previous_secret_encrypted = None
+    config.previous_secret_expires_at = None
+    await session.commit()
+
+
+async def activate_config(
+    session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID
+) -> ConfigView:
+    config = await _live(session, tenant_id, config_id, lock=True)
+    _activate(config)
+    # The channel's READY backlog is deliverable from the commit on.
+    await _commit(session, wake_dispatcher=True)
+    return ConfigView(config, await _provider_of(session, config), utcnow())
+
+
+async def deactivate_config(
+    session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID
+) -> ConfigView:
+    config = await _live(session, tenant_id, config_id, lock=True)
+    now = utcnow()
+    # An inactive config keeps its reason: a manual click must not hide that the provider
+    # answered 410 or that the circuit breaker tripped.
+    if config.is_active:
+        _deactivate(config, now)
+        await session.commit()
+    return ConfigView(config, await _provider_of(session, config), now)
+
+
+async def rotate_secret(
+    session: AsyncSession, secretbox: SecretBox, tenant_id: uuid.UUID, config_id: uuid.UUID
+) -> ConfigView:
+    """A new current secret; the current one keeps signing for SECRET_OVERLAP; older ones go.
+
+    The row is locked (PostgreSQL) or the transaction holds the write lock (SQLite), so two
+    concurrent rotations run one after the other and neither caller is handed a secret that
+    was overwritten."""
+    config = await _live(session, tenant_id, config_id, lock=True)
+    provider = await _provider_of(session, config)
+    implementation = REGISTRY.get(provider.code)
+    if implementation is None or not implementation.signs_deliveries:
+        raise BadRequest(
+            f"Only WEBHOOK configs have a signing secret; this config uses {provider.code}"
+        )
+    now = utcnow()
+    secret = new_signing_secret()
+    config.previous_secret_encrypted = config.signing_secret_encrypted
+    config.previous_secret_expires_at = (
+        now + SECRET_OVERLAP if config.signing_secret_encrypted is not None else None
+    )
+    config.signing_secret_encrypted = secretbox.seal(secret)
+    await session.commit()
+    return ConfigView(config, provider, now, secret)
+
+
+# --- the attempt log (§14.14, §11.14) -------------------------------------------------------------
+
+
+async def config_attempts(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    config_id: uuid.UUID,
+    filters: AttemptFilters,
+    params: PageParams,
+) -> tuple[list[DispatchAttempt], int, bool]:
+    """One page of a config's attempts, newest first. A deleted config's log is still served."""
+    repo = TenantRepository(session, tenant_id)
+    if await repo.get(DispatchConfig, config_id) is None:
+        raise NotFound(CONFIG_NOT_FOUND)
+    stmt = repo.select(DispatchAttempt).where(DispatchAttempt.dispatch_config_id == config_id)
+    if filters.activity_id is not None:
+        stmt = stmt.where(DispatchAttempt.activity_id == filters.activity_id)
+    if filters.outcome is not None:
+        stmt = stmt.where(DispatchAttempt.outcome == filters.outcome.value)
+    if filters.trigger is not None:
+        stmt = stmt.where(DispatchAttempt.trigger == filters.trigger.value)
+    return await paginate(session, stmt, NEWEST_FIRST, params)
+
+
+async def activity_attempts(
+    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID
+) -> list[DispatchAttempt]:
+    """Every attempt of one activity, across the configs it went through, newest first."""
+    repo = TenantRepository(session, tenant_id)
+    found = await session.execute(
+        repo.where(Activity, select(Activity.id)).where(Activity.id == activity_id)
+    )
+    if found.first() is None:
+        raise NotFound(ACTIVITY_NOT_FOUND)
+    stmt = (
+        repo.select(DispatchAttempt)
+        .where(DispatchAttempt.activity_id == activity_id)
+        .order_by(*NEWEST_FIRST)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+async def _live(
+    session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID, *, lock: bool = False
+) -> DispatchConfig:
+    """The tenant's config unless deleted; locked for the transaction when it is to be changed."""
+    stmt = (
+        TenantRepository(session, tenant_id)
+        .select(DispatchConfig)
+        .where(DispatchConfig.id == config_id, DispatchConfig.deleted_at.is_(None))
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    config = (await session.execute(stmt)).scalar_one_or_none()
+    if config is None:
+        raise NotFound(CONFIG_NOT_FOUND)
+    return config
+
+
+async def _provider_of(session: AsyncSession, config: DispatchConfig) -> DispatchProvider:
+    provider = await session.get(DispatchProvider, config.dispatch_provider_id)
+    # The foreign key is ON DELETE RESTRICT: a config's provider always exists.
+    assert provider is not None
+    return provider
+
+
+async def _definition(
+    session: AsyncSession, provider_id: uuid.UUID, channel: str
+) -> ChannelDefinition | None:
+    stmt = select(ChannelDefinition).where(
+        ChannelDefinition.dispatch_provider_id == provider_id, ChannelDefinition.channel == channel
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _required_keys(schema: list[dict[str, Any]]) -> list[str]:
+    return [str(item["key"]) for item in schema if item.get("required")]
+
+
+def _credential_problems(
+    data: SpelledInput, credentials: dict[str, Any] | None, schema: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """The keys of `credentials` against the channel definition's credentialSchema."""
+    known = [str(item["key"]) for item in schema]
+    given = credentials or {}
+    expected = f"expected {', '.join(known)}" if known else "it takes none"
+    problems = [
+        {
+            "field": data.spelled("credentials", key),
+            "message": f"is not a credential of this provider ({expected})",
         }
+        for key in given
+        if key not in known
+    ]
+    problems.extend(
+        {"field": data.spelled("credentials", key), "message": "is required"}
+        for key in _required_keys(schema)
+        if key not in given
+    )
+    return problems
 
-    async def _resend(
-        self, activity_id: uuid.UUID, config: ConfigSnapshot, payload: dict[str, Any]
-    ) -> None:
-        try:
-            result = await self._deliver(config, payload, activity_id)
-            await settle_resend(self.db, activity_id, config, result)
-        except Exception:
-            log.exception("dispatch_resend_failed", activity_id=str(activity_id))
 
-    # --- 14.13 test delivery -----------------------------------------------------------------
+def _base_url_required(data: SpelledInput, provider: DispatchProvider) -> dict[str, str]:
+    return {
+        "field": data.spelled("base_url"),
+        "message": f"is required for provider {provider.code}",
+    }
 
-    async def test_config(self, tenant_id: uuid.UUID, config_id: uuid.UUID) -> dict[str, Any]:
-        """Deliver a synthetic activity through the config, active or not. Nothing is stored."""
-        async with self.db.sessionmaker() as session:
-            row = (
-                await session.execute(
-                    configs_with_provider().where(
-                        DispatchConfig.tenant_id == tenant_id,
-                        DispatchConfig.id == config_id,
-                        DispatchConfig.deleted_at.is_(None),
-                    )
-                )
-            ).first()
-            if row is None:
-                raise NotFound("Dispatch config not found")
-            tenant = await session.get(Tenant, tenant_id)
-            assert tenant is not None
-            config = self._snapshot(row[0], row[1])
-        return await self._test(config, tenant)
 
-    async def test_channel(self, tenant_slug: str, channel: str) -> dict[str, Any]:
-        """`reten dispatch test`: the same through the tenant's active config of a channel."""
-        from sqlalchemy import select
+def _store_credentials(
+    secretbox: SecretBox,
+    config: DispatchConfig,
+    credentials: dict[str, Any] | None,
+    schema: list[dict[str, Any]],
+) -> None:
+    """Seal the whole object; keep its key names, in the schema's order, in clear.
 
-        async with self.db.sessionmaker() as session:
-            tenant = (
-                await session.execute(select(Tenant).where(Tenant.slug == tenant_slug))
-            ).scalar_one_or_none()
-            if tenant is None:
-                raise NotFound(f"Tenant {tenant_slug} not found")
-            config = await self._active(session, tenant.id, channel)
-        return {"dispatchConfigId": str(config.id), **await self._test(config, tenant)}
+    An empty object is stored as none at all, so `hasCredentials` means there is something."""
+    if not credentials:
+        config.credentials_encrypted = None
+        config.credential_keys = []
+        return
+    order = {str(item["key"]): i for i, item in enumerate(schema)}
+    config.credentials_encrypted = secretbox.seal(orjson.dumps(credentials).decode())
+    config.credential_keys = sorted(credentials, key=lambda k: (order.get(k, len(order)), k))
 
-    async def _test(self, config: ConfigSnapshot, tenant: Tenant) -> dict[str, Any]:
-        payload = synthetic_payload(tenant, config.channel, self.settings.public_url)
-        result = await self._deliver(config, payload, uuid.UUID(payload["id"]))
-        return result.as_json()
+
+def _activate(config: DispatchConfig) -> None:
+    config.is_active = True
+    config.consecutive_failures = 0
+    config.deactivated_reason = None
+    config.deactivated_at = None
+
+
+def _deactivate(config: DispatchConfig, now: datetime) -> None:
+    config.is_active = False
+    config.deactivated_reason = DeactivationReason.MANUAL.value
+    config.deactivated_at = now
+
+
+def _is_rule_1a(exc: IntegrityError) -> bool:
+    text = str(exc.orig)
+    return "uq_dispatch_configs_active_channel" in text or (
+        # SQLite names the columns, not the index.
+        "dispatch_configs.tenant_id, dispatch_configs.channel" in text
+    )
+
+
+async def _commit(session: AsyncSession, *, wake_dispatcher: bool = False) -> None:
+    """Commit, answering rule 1A's unique violation with 409 whichever step meets it.
+
+    With `wake_dispatcher` the dispatcher is told in the same transaction, so it hears of the
+    newly active config exactly when, and only if, the commit succeeds."""
+    try:
+        await session.flush()
+        if wake_dispatcher:
+            mark(session.sync_session)
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        if _is_rule_1a(exc):
+            raise Conflict(CHANNEL_TAKEN) from None
+        raise
+
+
+# --- health (the admin dashboard) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelHealth:
+    """Deliveries of one channel since a moment, and its configs that are failing."""
+
+    channel: str
+    successes: int
+    failures: int
+    failing: list[ConfigView]
+
+    @property
+    def attempts(self) -> int:
+        return self.successes + self.failures
+
+    @property
+    def success_rate(self) -> float | None:
+        """Share of successful attempts (0..1), None without attempts."""
+        return self.successes / self.attempts if self.attempts else None
+
+
+def is_failing(config: DispatchConfig) -> bool:
+    """Deactivated by the breaker or a 410, or failing right now."""
+    return config.consecutive_failures > 0 or config.deactivated_reason in (
+        DeactivationReason.HTTP_410.value,
+        DeactivationReason.CONSECUTIVE_FAILURES.value,
+    )
+
+
+async def channel_health(
+    session: AsyncSession, tenant_id: uuid.UUID, since: datetime
+) -> list[ChannelHealth]:
+    """One entry per channel that has a config or an attempt since `since`, by channel name."""
+    repo = TenantRepository(session, tenant_id)
+    stmt = (
+        repo.where(
+            DispatchAttempt,
+            select(DispatchConfig.channel, DispatchAttempt.outcome, func.count()),
+        )
+        .join(DispatchConfig, DispatchConfig.id == DispatchAttempt.dispatch_config_id)
+        .where(DispatchAttempt.created_at >= since)
+        .group_by(DispatchConfig.channel, DispatchAttempt.outcome)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for channel, outcome, n in (await session.execute(stmt)).all():
+        counts.setdefault(channel, {})[outcome] = int(n)
+    configs = await list_configs(session, tenant_id)
+    channels = sorted(set(counts) | {v.config.channel for v in configs})
+    return [
+        ChannelHealth(
+            channel=channel,
+            successes=counts.get(channel, {}).get(DeliveryOutcome.SUCCESS.value, 0),
+            failures=counts.get(channel, {}).get(DeliveryOutcome.FAILURE.value, 0),
+            failing=[v for v in configs if v.config.channel == channel and is_failing(v.config)],
+        )
+        for channel in channels
+    ]

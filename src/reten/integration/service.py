@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.activities.lifecycle import LifecycleStatus, ResultStatus
 from reten.activities.models import Activity, ActivityType, CommerceAssignment, TaskDetails
+from reten.activities.service import state_of
 from reten.commerces.models import Commerce
+from reten.dispatch.service import force_retry_flags
 from reten.integration.vocabulary import (
     LIFECYCLE_OF_RESULT_STATUS,
     PHASE_OF_STATUS,
@@ -121,6 +123,9 @@ async def list_tasks(
             Activity.id,
             Activity.type,
             Activity.channel,
+            Activity.status,
+            Activity.final_result_id,
+            Activity.current_result_id,
             Activity.lifecycle_status,
             Activity.lifecycle_detail,
             Activity.scheduled_at,
@@ -152,11 +157,13 @@ async def list_tasks(
     )
     # Plain rows, not ORM entities: a page is read-only and entity construction is the bulk of
     # the cost of a 20-row page.
-    rows = (await session.execute(stmt)).all()
-    return [_task_item(row, locale) for row in rows]
+    # Typed loosely: state_of reads the columns it needs by name, from an entity or a row alike.
+    rows: list[Any] = list((await session.execute(stmt)).all())
+    retry = await force_retry_flags(session, tenant_id, [(state_of(r), r.channel) for r in rows])
+    return [_task_item(row, locale, can) for row, can in zip(rows, retry, strict=True)]
 
 
-def _task_item(r: Any, locale: str) -> dict[str, Any]:
+def _task_item(r: Any, locale: str, can_force_retry_dispatch: bool) -> dict[str, Any]:
     lifecycle = LifecycleStatus(r.lifecycle_status)
     return {
         "id": str(r.id),
@@ -171,9 +178,7 @@ def _task_item(r: Any, locale: str) -> dict[str, Any]:
         "lifecycleStatus": lifecycle.value,
         "lifecycleStatusLabel": label_of(lifecycle, locale),
         "lifecycleStatusDetail": r.lifecycle_detail,
-        # True only for a dispatch failure on a channel with an active dispatch configuration.
-        # Push dispatch configurations do not exist yet, so no activity can qualify.
-        "canForceRetryDispatch": False,
+        "canForceRetryDispatch": can_force_retry_dispatch,
         "commerceExternalId": r.commerce_external_id,
         "commerceName": r.commerce_name,
         "commerceId": str(r.commerce_id),

@@ -24,13 +24,6 @@ class Actor:
     def system(cls) -> Actor:
         return cls(ActorType.SYSTEM, None, None)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type.value,
-            "id": str(self.id) if self.id else None,
-            "label": self.label,
-        }
-
 
 def actor_json(
     type_: str | None, id_: uuid.UUID | None, label: str | None

@@ -7,7 +7,6 @@ tenant id it was created with, so no caller can forget the filter.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -144,10 +143,6 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
-
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
-            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

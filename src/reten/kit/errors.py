@@ -90,11 +90,6 @@ class Conflict(AppError):
     default_message = "Conflict"
 
 
-class PayloadTooLarge(AppError):
-    status_code = 413
-    default_message = "Request body too large"
-
-
 class Unprocessable(AppError):
     status_code = 422
     default_message = "Unprocessable request"

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from reten.kit.errors import ValidationFailed
 from reten.kit.pagination import COUNT_CAP, PageParams
+
+# A SELECT of any columns (Select is variadic over its column types): what read models build.
+AnySelect = Select[*tuple[Any, ...]]
 
 
 def parse_sort(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reten.activities import resolution_actions
+from reten.activity_detail.service import detail_or_404
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
@@ -14,7 +14,7 @@ from reten.kit.jsonbody import body_of
 from reten.kit.params import parse_uuid
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
-from reten.resolution import actions, service
+from reten.resolution import service
 from reten.resolution.endpoint_schemas import (
     ActivityAttributeRead,
     TargetUserAssign,
@@ -35,10 +35,9 @@ async def retry_resolution(
     principal: Principal = Depends(tenant_principal(Permission.CREATE_ACTIVITY)),
     session: AsyncSession = DbSession,
 ) -> Response:
-    detail: dict[str, Any] = await actions.retry_resolution(
-        session, principal.require_tenant(), parse_uuid("id", id), principal.actor()
-    )
-    return json_response(detail)
+    tenant_id, activity_id = principal.require_tenant(), parse_uuid("id", id)
+    await resolution_actions.retry_resolution(session, tenant_id, activity_id, principal.actor())
+    return json_response(await detail_or_404(session, tenant_id, activity_id))
 
 
 @router.get("/{id}/target-users", response_model=list[TargetUserRead])
@@ -64,7 +63,7 @@ async def resolve_target_user(
     data: TargetUserAssign = Depends(body_of(TargetUserAssign)),
     session: AsyncSession = DbSession,
 ) -> TargetUserRead:
-    view = await actions.assign_target_user(
+    view = await resolution_actions.assign_target_user(
         session,
         principal.require_tenant(),
         parse_uuid("id", id),

@@ -1,7 +1,7 @@
 """The resolution engine: an activity's attributes and its target user (management-api.md §11.2).
 
 Activity creation calls `check_request` (the 400s) and then `resolve_on_creation`;
-retry-resolution calls `retry`; the dispatcher is meant to call `resolve_for_dispatch` before the
+retry-resolution calls `retry`; the dispatch engine calls `resolve_for_dispatch` before the
 first attempt of a cycle and `lock_target_user` once a delivery is accepted. None of them
 commits: the caller's transaction also carries the activity's status change, so the records and
 the status can never disagree. Each returns None when nothing is FAILED, else the one-line
@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from reten.activities.models import Activity, CommerceAssignment
 from reten.activity_config import service as activity_config
+from reten.activity_config.criteria import CriteriaInput, criteria_with_priorities
 from reten.activity_config.models import (
     AttributeKey,
     AttributePolicy,
@@ -57,7 +58,7 @@ from reten.resolution.resolvers import (
     hook_payload,
     resolve_attribute,
 )
-from reten.resolution.schemas import AttributeInput, CriteriaInput, criteria_with_priorities
+from reten.resolution.schemas import AttributeInput
 
 ACTIVITY_NOT_FOUND = "Activity not found"
 # The longest failure sentence kept (the activity's lifecycle detail column holds 500).

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.activities.lifecycle import ResultStatus
-from reten.activities.views import result_item
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
@@ -29,6 +28,7 @@ from reten.results.service import (
     ResultSubmission,
     SubmittedResult,
 )
+from reten.results.views import result_item
 from reten.runtime import DbSession
 
 router = APIRouter(prefix="/api/activity-results", tags=["Activity results"])

@@ -29,7 +29,6 @@ from reten.activities.lifecycle import (
     decide,
 )
 from reten.activities.models import Activity, ActivityType
-from reten.activities.views import result_rows
 from reten.activity_config import service as activity_config
 from reten.activity_config.models import TaskResultType
 from reten.commerces import service as commerces
@@ -43,13 +42,12 @@ from reten.kit.pagination import PageParams
 from reten.kit.time import utcnow
 from reten.operators import service as operators
 from reten.results.models import ActivityResult, ResultSource
+from reten.results.views import result_rows
 
 log = structlog.get_logger("reten.results")
 
 # Clocks drift; a result may claim to have happened a little in the future, not more.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-# Optimistic writes retried this many times before giving up with a 409.
-MAX_ATTEMPTS = 5
 
 
 # Fields the service may name in an error; endpoints map each to the caller's spelling.
@@ -181,7 +179,7 @@ async def _register(
         raise ValidationFailed.one(
             data.field("occurred_at"), "must not be more than 5 minutes in the future"
         )
-    for attempt in range(MAX_ATTEMPTS):
+    for attempt in range(activities.TRANSITION_ROUNDS):
         activity = await _link(session, tenant_id, data)
         commerce = await commerces.get_by_external_id(session, tenant_id, data.commerce_external_id)
         if commerce is None:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from reten.api_keys.models import ApiKey
+from reten.api_keys import service as api_keys
 from reten.auth.permissions import Role, may_grant, outranks, sort_roles
 from reten.auth.principal import Principal
 from reten.kit.crypto import hash_password, sha256_hex, verify_password
@@ -271,12 +271,7 @@ async def delete_member(
     user = await get_member(session, tenant_id, user_id)
     _check_rank(caller, user, "Cannot delete a user at the same or a higher role level")
     await _keeps_an_admin(session, user)
-    # Keys are revoked, not deleted: their records keep the userId for the audit trail.
-    await session.execute(
-        update(ApiKey)
-        .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    await api_keys.revoke_keys_of(session, user.id)
     # Memberships and refresh tokens go with the user (ON DELETE CASCADE); the email is free again.
     await session.execute(delete(Membership).where(Membership.user_id == user.id))
     await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
@@ -324,3 +319,16 @@ async def family_of(session: AsyncSession, refresh_token: str | None) -> uuid.UU
     )
     found: uuid.UUID | None = (await session.execute(stmt)).scalar_one_or_none()
     return found
+
+
+async def first_admin(session: AsyncSession, tenant_id: uuid.UUID) -> User | None:
+    """The tenant's first active ADMIN, by membership age: the default owner of what the CLI
+    creates for a tenant."""
+    stmt = (
+        _in_tenant(tenant_id)
+        .where(User.is_active.is_(True), _role_clause(Role.ADMIN.value))
+        .order_by(Membership.created_at, Membership.id)
+        .limit(1)
+    )
+    admin: User | None = (await session.execute(stmt)).scalars().first()
+    return admin

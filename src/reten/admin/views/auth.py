@@ -7,10 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.admin import session as cookies
 from reten.admin.web import Panel, panel, panel_router, read_form, redirect, render
-from reten.auth import service as auth
 from reten.auth.dependencies import check_login_rate
 from reten.kit.errors import AppError, NotFound
 from reten.runtime import DbSession, get_runtime
+from reten.users import sessions
 
 router = panel_router()
 
@@ -58,7 +58,7 @@ async def login(request: Request, session: AsyncSession = DbSession) -> Response
     next_url = _next_url(form.get("next"))
     try:
         await check_login_rate(runtime, request.client.host if request.client else None, email)
-        issued = await auth.login(session, runtime.settings, email, password)
+        issued = await sessions.login(session, runtime.settings, email, password)
     except AppError as exc:
         # The service's message never says which of email or password was wrong.
         return _login_page(request, email, next_url, exc.message, exc.status_code)
@@ -71,7 +71,7 @@ async def login(request: Request, session: AsyncSession = DbSession) -> Response
 async def logout(request: Request, session: AsyncSession = DbSession) -> Response:
     settings = get_runtime(request).settings
     # Revokes the login server-side: a copy of the cookie no longer opens anything.
-    await auth.logout(session, cookies.session_token(request, settings))
+    await sessions.logout(session, cookies.session_token(request, settings))
     response = redirect(request, "/login")
     cookies.clear(response, settings, cookies.SESSION_COOKIE)
     cookies.clear(response, settings, cookies.TENANT_COOKIE)

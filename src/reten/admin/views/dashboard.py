@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reten.activities import service as activities
 from reten.admin.web import Panel, panel, panel_router, render
 from reten.auth.permissions import Permission
-from reten.dispatch import configs
+from reten.dispatch import service as dispatch_configs
 from reten.kit.pagination import PageParams
 from reten.kit.time import day_start, utcnow, week_start
 from reten.results import service as results
@@ -42,7 +42,9 @@ async def dashboard(
                 session, tid, today, today + timedelta(days=1)
             ),
             "week": await activities.lifecycle_counts(session, tid, week, week + timedelta(days=7)),
-            "health": await configs.channel_health(session, tid, now - timedelta(hours=24)),
+            "health": await dispatch_configs.channel_health(
+                session, tid, now - timedelta(hours=24)
+            ),
             "latest": latest,
         },
     )

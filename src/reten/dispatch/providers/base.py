@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 import orjson
 
+from reten.dispatch.models import ProviderCode
+
 
 @dataclass(frozen=True)
 class DeliveryConfig:
@@ -39,7 +41,7 @@ class ProviderResponse:
 
 
 class Provider:
-    code: ClassVar[str]
+    code: ClassVar[ProviderCode]
     name: ClassVar[str]
     protocol_type: ClassVar[str]  # REST or NONE
     credential_schema: ClassVar[list[dict[str, Any]]] = []

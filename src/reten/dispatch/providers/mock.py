@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from reten.dispatch.models import ProviderCode
 from reten.dispatch.providers.base import (
     DeliveryConfig,
     OutboundRequest,
@@ -14,7 +15,7 @@ from reten.dispatch.providers.base import (
 class MockProvider(Provider):
     """No network: every delivery succeeds at once (demos, pull-style tests, onboarding)."""
 
-    code = "MOCK"
+    code = ProviderCode.MOCK
     name = "Mock Provider"
     protocol_type = "NONE"
     uses_network = False

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import orjson
 from standardwebhooks.webhooks import Webhook
 
+from reten.dispatch.models import ProviderCode
 from reten.dispatch.providers.base import DeliveryConfig, OutboundRequest, Provider
 from reten.kit.time import iso
 
@@ -25,7 +26,7 @@ def sign(secrets_: tuple[str, ...], message_id: str, at: datetime, body: bytes) 
 class WebhookProvider(Provider):
     """`POST {base_url}` with a Standard Webhooks envelope, signed with the config's secret."""
 
-    code = "WEBHOOK"
+    code = ProviderCode.WEBHOOK
     name = "Webhook"
     protocol_type = "REST"
     credential_schema: ClassVar[list[dict[str, Any]]] = [

@@ -4,13 +4,14 @@ from typing import Any, ClassVar
 
 import orjson
 
+from reten.dispatch.models import ProviderCode
 from reten.dispatch.providers.base import DeliveryConfig, OutboundRequest, Provider
 
 
 class YomProvider(Provider):
     """`POST {base_url}/activities` with the activity payload and the tenant's API key."""
 
-    code = "YOM"
+    code = ProviderCode.YOM
     name = "YOM Provider"
     protocol_type = "REST"
     credential_schema: ClassVar[list[dict[str, Any]]] = [

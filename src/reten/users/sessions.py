@@ -1,4 +1,8 @@
-"""Login, refresh-token rotation and logout (management-api.md §4, A5)."""
+"""A user's sessions: login, refresh-token rotation and logout (management-api.md §4, A5).
+
+Served by the /api/auth endpoints; it lives with the users and their refresh tokens so that the
+auth package (the permissions catalog, principals, tokens and the caller-resolving dependency)
+never imports a service that imports it back."""
 
 from __future__ import annotations
 

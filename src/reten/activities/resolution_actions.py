@@ -1,14 +1,13 @@
 """Resolution operations that also read or move the activity's status (11.8, 11.10).
 
-They sit above both `activities.service` (the one writer of status changes) and
-`resolution.service` (the engine), because activity creation makes the first import the second:
-the engine must not import the activities service back.
+They sit in `activities`, above both `activities.service` (the one writer of status changes) and
+`resolution.service` (the engine): activity creation makes the first import the second, so the
+engine must not import the activities service back.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,16 +17,13 @@ from reten.kit.actor import Actor
 from reten.kit.errors import BadRequest, Conflict
 from reten.resolution import service as resolution
 
-# Compare-and-set rounds before giving up on an activity other writers keep changing.
-MAX_ROUNDS = 5
-
 
 async def retry_resolution(
     session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID, actor: Actor
-) -> dict[str, Any]:
+) -> None:
     """11.8: re-run what failed; UNRESOLVED → READY when nothing FAILED remains, else stay
-    UNRESOLVED with RESOLUTION_RETRY_FAILED. Returns the ActivityDetail."""
-    for _ in range(MAX_ROUNDS):
+    UNRESOLVED with RESOLUTION_RETRY_FAILED."""
+    for _ in range(activities.TRANSITION_ROUNDS):
         activity = await resolution.get_activity(session, tenant_id, activity_id)
         state = activities.state_of(activity)
         # Refuse anything but UNRESOLVED before doing any work (both outcomes share the rule).
@@ -48,7 +44,7 @@ async def retry_resolution(
         )
         if applied:
             await session.commit()
-            return await activities.detail_or_404(session, tenant_id, activity_id)
+            return
         # Another writer changed the activity since we read it: drop our records' changes too,
         # then decide again on what is stored now.
         await session.rollback()
