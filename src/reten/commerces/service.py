@@ -1,8 +1,8 @@
 """Commerces and what hangs off them: addresses, commerce users, their roles and contacts.
 
-Uniqueness is the database's job: every write commits under `_writes`, which turns a unique
-violation into the 409 naming the field, so two concurrent creates of one key end with one row
-and one 409 instead of a check-then-insert race. "One primary per commerce / per (user, type)"
+Uniqueness is the database's job: every write commits under `kit.unique.unique_as_conflict`,
+which turns a unique violation into the 409 naming the field (declared on the models), so two
+concurrent creates of one key end with one row and one 409 instead of a check-then-insert race. "One primary per commerce / per (user, type)"
 is a partial unique index; setting a new primary clears the old one first, in the same
 transaction.
 
@@ -14,8 +14,7 @@ inserted and matched rows updated with one executemany each.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -50,10 +49,11 @@ from reten.commerces.schemas import (
     check_contact_value,
 )
 from reten.kit.db import Base, TenantRepository
-from reten.kit.errors import Conflict, NotFound, ValidationFailed
+from reten.kit.errors import NotFound, ValidationFailed
 from reten.kit.listing import paginate, parse_sort, search_clause
 from reten.kit.pagination import PageParams
 from reten.kit.time import utcnow
+from reten.kit.unique import unique_as_conflict, violated
 from reten.kit.validators import merge_metadata, split_name
 from reten.routes.models import RouteCommerce
 
@@ -64,6 +64,8 @@ ADDRESS_FIELDS = (
 ROLE_ORDER = {role.value: i for i, role in enumerate(CommerceUserRole)}
 CONTACT_TYPE_ORDER = {kind.value: i for i, kind in enumerate(ContactType)}
 SORTS = {"name": Commerce.name, "created_at": Commerce.created_at}
+# Adding a role a concurrent request has just added is no conflict: the outcome asked for holds.
+ROLE_UNIQUE = "uq_commerce_user_roles_commerce_user_id_role"
 
 
 # --- the create path the demo, the results service and the tests use ---------------------------
@@ -151,68 +153,6 @@ class SyncRejected(ValidationFailed):
                     {"field": batch.inner_path(index, loc), "message": message}
                 )
         super().__init__(details, f"Sync rejected: {len(self.by_item)} invalid items")
-
-
-# --- unique violations -> 409 ------------------------------------------------------------------
-
-PRIMARY_RACE = "is_primary conflicts with a concurrent change; retry the request"
-# (PostgreSQL constraint name, SQLite column list, 409 message). PostgreSQL names the violated
-# constraint; SQLite lists the indexed columns instead.
-_UNIQUE = (
-    ("uq_commerces_tenant_id_external_id", "commerces.tenant_id, commerces.external_id",
-     "external_id already exists"),
-    ("uq_commerces_tenant_id_tax_id", "commerces.tenant_id, commerces.tax_id",
-     "tax_id already exists"),
-    ("uq_addresses_commerce_id_source_ref", "addresses.commerce_id, addresses.source_ref",
-     "source_ref already exists"),
-    ("uq_commerce_users_commerce_id_external_id",
-     "commerce_users.commerce_id, commerce_users.external_id", "external_id already exists"),
-    ("uq_contacts_commerce_user_id_type_value",
-     "contacts.commerce_user_id, contacts.type, contacts.value", "value already exists"),
-    ("uq_addresses_one_primary", "addresses.commerce_id", PRIMARY_RACE),
-    ("uq_contacts_one_primary_per_type", "contacts.commerce_user_id, contacts.type", PRIMARY_RACE),
-)  # fmt: skip
-_ROLE_UNIQUE = (
-    "uq_commerce_user_roles_commerce_user_id_role",
-    "commerce_user_roles.commerce_user_id, commerce_user_roles.role",
-)
-
-
-def _violated(exc: IntegrityError) -> tuple[str | None, str | None]:
-    """(PostgreSQL constraint name, SQLite column list) of a unique violation."""
-    text = str(exc.orig)
-    # asyncpg carries the name on the driver's exception; psycopg on its diagnostics.
-    cause = getattr(exc.orig, "__cause__", None)
-    name = getattr(cause, "constraint_name", None) or getattr(
-        getattr(exc.orig, "diag", None), "constraint_name", None
-    )
-    if name is None and "unique constraint" in text and '"' in text:
-        name = text.split('"')[1]
-    columns = None
-    if "UNIQUE constraint failed:" in text:
-        columns = text.split("UNIQUE constraint failed:", 1)[1].strip().splitlines()[0]
-    return name, columns
-
-
-def conflict_of(exc: IntegrityError) -> Conflict | None:
-    name, columns = _violated(exc)
-    for constraint, sqlite_columns, message in _UNIQUE:
-        if name == constraint or columns == sqlite_columns:
-            return Conflict(message)
-    return None
-
-
-@asynccontextmanager
-async def _writes(session: AsyncSession) -> AsyncIterator[None]:
-    """Run writes (and their commit); a unique violation rolls back and becomes a 409."""
-    try:
-        yield
-    except IntegrityError as exc:
-        await session.rollback()
-        conflict = conflict_of(exc)
-        if conflict is None:
-            raise
-        raise conflict from None
 
 
 # --- reads -------------------------------------------------------------------------------------
@@ -757,7 +697,7 @@ async def create(
     plan.add_addresses(commerce_id, data.addresses, default_source=RecordSource.RETEN, stored=None)
     for user in data.users:
         plan.add_user(commerce_id, user, default_source=RecordSource.RETEN, stored=None)
-    async with _writes(session):
+    async with unique_as_conflict(session):
         await plan.write(session)
         await session.commit()
     return await get_detail(session, tenant_id, commerce_id)
@@ -778,7 +718,7 @@ async def update_commerce(
         commerce.is_active = data.is_active
     if data.metadata is not None:
         commerce.metadata_ = merge_metadata(commerce.metadata_, data.metadata)
-    async with _writes(session):
+    async with unique_as_conflict(session):
         await session.commit()
     return await get_detail(session, tenant_id, id_)
 
@@ -942,7 +882,7 @@ async def sync(session: AsyncSession, tenant_id: uuid.UUID, batch: SyncBatch) ->
         )
         for user in item.users:
             plan.add_user(commerce_id, user, default_source=RecordSource.INTEGRATION, stored=known)
-    async with _writes(session):
+    async with unique_as_conflict(session):
         await plan.write(session)
         await session.commit()
     return SyncResult(
@@ -971,7 +911,7 @@ async def _reset_primary_address(
 async def add_address(
     session: AsyncSession, tenant_id: uuid.UUID, commerce: Commerce, data: AddressCreate
 ) -> Address:
-    async with _writes(session):
+    async with unique_as_conflict(session):
         if data.is_primary:
             await _reset_primary_address(session, tenant_id, commerce.id)
         address = TenantRepository(session, tenant_id).add(
@@ -997,7 +937,7 @@ async def update_address(
     data: AddressUpdate,
 ) -> Address:
     address = await _get_address(session, tenant_id, commerce_id, address_id)
-    async with _writes(session):
+    async with unique_as_conflict(session):
         # Clear the old primary before this one is flushed as primary (partial unique index).
         if data.is_primary and not address.is_primary:
             await _reset_primary_address(session, tenant_id, commerce_id)
@@ -1024,7 +964,7 @@ async def add_user(
     await get_commerce(session, tenant_id, commerce_id)
     plan = _Plan(tenant_id)
     user_id = plan.add_user(commerce_id, data, default_source=RecordSource.RETEN, stored=None)
-    async with _writes(session):
+    async with unique_as_conflict(session):
         await plan.write(session)
         await session.commit()
     return await user_bundle(session, tenant_id, user_id)
@@ -1045,7 +985,7 @@ async def update_user(
         user.external_id = data.external_id
     if data.is_active is not None:
         user.is_active = data.is_active
-    async with _writes(session):
+    async with unique_as_conflict(session):
         await session.commit()
     return await user_bundle(session, tenant_id, user_id)
 
@@ -1067,8 +1007,8 @@ async def add_role(
         except IntegrityError as exc:
             await session.rollback()
             # A concurrent request added the same role: the outcome asked for holds.
-            name, columns = _violated(exc)
-            if name != _ROLE_UNIQUE[0] and columns != _ROLE_UNIQUE[1]:
+            rule = violated(exc)
+            if rule is None or rule.name != ROLE_UNIQUE:
                 raise
     return await user_bundle(session, tenant_id, user.id)
 
@@ -1117,7 +1057,7 @@ async def _reset_primary_contact(
 async def add_contact(
     session: AsyncSession, tenant_id: uuid.UUID, user: CommerceUser, data: ContactCreate
 ) -> Contact:
-    async with _writes(session):
+    async with unique_as_conflict(session):
         if data.is_primary:
             await _reset_primary_contact(session, tenant_id, user.id, data.contact_type.value)
         contact = TenantRepository(session, tenant_id).add(
@@ -1150,7 +1090,7 @@ async def update_contact(
             value = check_contact_value(contact.type, data.value)
         except ValueError as exc:
             raise ValidationFailed.one("value", str(exc)) from None
-    async with _writes(session):
+    async with unique_as_conflict(session):
         if data.is_primary and not contact.is_primary:
             await _reset_primary_contact(session, tenant_id, user_id, contact.type)
         if value is not None:

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Select, String, cast, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -18,6 +17,7 @@ from reten.kit.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from reten.kit.listing import paginate, parse_sort, search_clause
 from reten.kit.pagination import PageParams
 from reten.kit.time import utcnow
+from reten.kit.unique import unique_as_conflict
 from reten.kit.validators import check_email, normalise_email
 from reten.tenants.models import Tenant
 from reten.users.models import Membership, RefreshToken, User
@@ -59,11 +59,8 @@ async def create_user(
         is_active=True,
     )
     session.add(user)
-    try:
+    async with unique_as_conflict(session):
         await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        raise Conflict("email already exists") from None
     return user
 
 
@@ -166,11 +163,8 @@ async def create_member(
         roles=roles,
     )
     await add_membership(session, user.id, tenant_id)
-    try:
+    async with unique_as_conflict(session):  # a concurrent create with the same email won
         await session.commit()
-    except IntegrityError:  # a concurrent create with the same email won
-        await session.rollback()
-        raise Conflict("email already exists") from None
     return user
 
 
