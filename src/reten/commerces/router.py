@@ -8,8 +8,6 @@ body parameter comes before the path objects it is checked against).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +25,8 @@ from reten.commerces.schemas import (
     CommerceDetailRead,
     CommercePage,
     CommerceRead,
+    CommerceSync,
+    CommerceSyncItem,
     CommerceUpdate,
     CommerceUserInput,
     CommerceUserRead,
@@ -35,42 +35,21 @@ from reten.commerces.schemas import (
     ContactRead,
     ContactUpdate,
     RoleInput,
-    SyncBatch,
-    SyncBody,
-    SyncResultRead,
-    parse_input,
-    parse_sync,
 )
 from reten.kit.errors import AppError, ValidationFailed
-from reten.kit.jsonbody import parse_object
+from reten.kit.jsonbody import IMMUTABLE, body_of, immutable
 from reten.kit.listing import parse_search
 from reten.kit.pagination import page_envelope, parse_page_params
 from reten.kit.params import parse_bool, parse_uuid
 from reten.kit.responses import json_response
-from reten.kit.schemas import InputModel, openapi_body
+from reten.kit.schemas import openapi_body
+from reten.kit.sync import SyncBatch, SyncResultRead, sync_body
 from reten.runtime import DbSession
 
 router = APIRouter(prefix="/api/commerces", tags=["Commerces"])
 
 manage = tenant_principal(Permission.MANAGE_COMMERCES)
 sync_access = tenant_principal(Permission.SYNC_COMMERCES)
-
-ModelT = TypeVar("ModelT", bound=InputModel)
-IMMUTABLE = "is immutable"
-
-
-def _body(
-    model: type[ModelT], refused: Mapping[str, str] | None = None
-) -> Callable[[Request], Awaitable[ModelT]]:
-    async def dependency(request: Request) -> ModelT:
-        return parse_input(model, parse_object(await request.body()), refused=refused)
-
-    return dependency
-
-
-async def _sync_body(request: Request) -> SyncBatch:
-    raw = await request.body()
-    return parse_sync(parse_object(raw), may_hold_nul=b"u0000" in raw)
 
 
 def _detail(bundle: service.CommerceBundle) -> CommerceDetailRead:
@@ -145,7 +124,7 @@ async def _path_user(
 )
 async def create_commerce(
     principal: Principal = Depends(manage),
-    data: CommerceCreate = Depends(_body(CommerceCreate)),
+    data: CommerceCreate = Depends(body_of(CommerceCreate)),
     session: AsyncSession = DbSession,
 ) -> CommerceDetailRead:
     return _detail(await service.create(session, principal.require_tenant(), data))
@@ -191,11 +170,11 @@ async def list_commerces(
     status_code=201,
     response_model=SyncResultRead,
     summary="Create or update up to 1000 commerces, all or nothing",
-    openapi_extra=openapi_body(SyncBody),
+    openapi_extra=openapi_body(CommerceSync),
 )
 async def sync_commerces(
     principal: Principal = Depends(sync_access),
-    batch: SyncBatch = Depends(_sync_body),
+    batch: SyncBatch[CommerceSyncItem] = Depends(sync_body(CommerceSyncItem)),
     session: AsyncSession = DbSession,
 ) -> SyncResultRead:
     result = await service.sync(session, principal.require_tenant(), batch)
@@ -222,7 +201,7 @@ async def update_commerce(
     principal: Principal = Depends(manage),
     commerce_id: uuid.UUID = Depends(_commerce_id),
     data: CommerceUpdate = Depends(
-        _body(CommerceUpdate, {"external_id": IMMUTABLE, "is_placeholder": IMMUTABLE})
+        body_of(CommerceUpdate, refused=immutable("external_id", "is_placeholder"))
     ),
     session: AsyncSession = DbSession,
 ) -> CommerceDetailRead:
@@ -252,7 +231,7 @@ async def deactivate_commerce(
 )
 async def create_address(
     principal: Principal = Depends(manage),
-    data: AddressCreate = Depends(_body(AddressCreate)),
+    data: AddressCreate = Depends(body_of(AddressCreate)),
     commerce: Commerce = Depends(_path_commerce),
     session: AsyncSession = DbSession,
 ) -> AddressRead:
@@ -271,7 +250,7 @@ async def update_address(
     commerce_id: str = Path(alias="commerceId"),
     address_id: str = Path(alias="addressId"),
     data: AddressUpdate = Depends(
-        _body(AddressUpdate, {"source": IMMUTABLE, "source_ref": IMMUTABLE})
+        body_of(AddressUpdate, refused=immutable("source", "source_ref"))
     ),
     session: AsyncSession = DbSession,
 ) -> AddressRead:
@@ -318,7 +297,7 @@ async def delete_address(
 async def create_user(
     principal: Principal = Depends(manage),
     commerce_id: str = Path(alias="commerceId"),
-    data: CommerceUserInput = Depends(_body(CommerceUserInput)),
+    data: CommerceUserInput = Depends(body_of(CommerceUserInput)),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
     bundle = await service.add_user(
@@ -344,7 +323,7 @@ async def update_user(
     principal: Principal = Depends(manage),
     commerce_id: str = Path(alias="commerceId"),
     user_id: str = Path(alias="userId"),
-    data: CommerceUserUpdate = Depends(_body(CommerceUserUpdate, _USER_REFUSED)),
+    data: CommerceUserUpdate = Depends(body_of(CommerceUserUpdate, refused=_USER_REFUSED)),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
     bundle = await service.update_user(
@@ -366,7 +345,7 @@ async def update_user(
 )
 async def add_role(
     principal: Principal = Depends(manage),
-    data: RoleInput = Depends(_body(RoleInput)),
+    data: RoleInput = Depends(body_of(RoleInput)),
     user: CommerceUser = Depends(_path_user),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
@@ -405,7 +384,7 @@ async def remove_role(
 )
 async def create_contact(
     principal: Principal = Depends(manage),
-    data: ContactCreate = Depends(_body(ContactCreate)),
+    data: ContactCreate = Depends(body_of(ContactCreate)),
     user: CommerceUser = Depends(_path_user),
     session: AsyncSession = DbSession,
 ) -> ContactRead:
@@ -425,7 +404,7 @@ async def update_contact(
     user_id: str = Path(alias="userId"),
     contact_id: str = Path(alias="contactId"),
     data: ContactUpdate = Depends(
-        _body(ContactUpdate, {"contact_type": IMMUTABLE, "source": IMMUTABLE})
+        body_of(ContactUpdate, refused=immutable("contact_type", "source"))
     ),
     session: AsyncSession = DbSession,
 ) -> ContactRead:

@@ -45,13 +45,13 @@ from reten.commerces.schemas import (
     CommerceUserUpdate,
     ContactCreate,
     ContactUpdate,
-    SyncBatch,
     check_contact_value,
 )
 from reten.kit.db import Base, TenantRepository
 from reten.kit.errors import NotFound, ValidationFailed
 from reten.kit.listing import paginate, parse_sort, search_clause
 from reten.kit.pagination import PageParams
+from reten.kit.sync import SyncBatch, SyncRejected
 from reten.kit.time import utcnow
 from reten.kit.unique import unique_as_conflict, violated
 from reten.kit.validators import merge_metadata, split_name
@@ -137,22 +137,6 @@ class CommerceFilters:
     is_active: bool | None = None
     is_placeholder: bool | None = None
     route_id: uuid.UUID | None = None
-
-
-class SyncRejected(ValidationFailed):
-    """Rule S: the batch is refused as a whole. `by_item` keeps each bad item's problems with
-    paths relative to the item, for callers (the importer) that retry without them."""
-
-    def __init__(self, batch: SyncBatch) -> None:
-        self.by_item: dict[int, list[dict[str, str]]] = {}
-        details = []
-        for index in sorted(batch.problems):
-            for loc, message in batch.problems[index]:
-                details.append({"field": batch.path(index, loc), "message": message})
-                self.by_item.setdefault(index, []).append(
-                    {"field": batch.inner_path(index, loc), "message": message}
-                )
-        super().__init__(details, f"Sync rejected: {len(self.by_item)} invalid items")
 
 
 # --- reads -------------------------------------------------------------------------------------
@@ -733,7 +717,7 @@ async def deactivate(session: AsyncSession, tenant_id: uuid.UUID, id_: uuid.UUID
 # --- sync --------------------------------------------------------------------------------------
 
 
-def _check_batch(batch: SyncBatch, stored: Sequence[StoredRow]) -> None:
+def _check_batch(batch: SyncBatch[CommerceSyncItem], stored: Sequence[StoredRow]) -> None:
     """Rule S problems that need more than one item, or the stored rows, to be seen."""
     valid = batch.valid()
     items_by_external_id = {item.external_id: item for _, item in valid}
@@ -826,7 +810,9 @@ async def _load_stored_children(
     return stored
 
 
-async def sync(session: AsyncSession, tenant_id: uuid.UUID, batch: SyncBatch) -> SyncResult:
+async def sync(
+    session: AsyncSession, tenant_id: uuid.UUID, batch: SyncBatch[CommerceSyncItem]
+) -> SyncResult:
     """POST /api/commerces/sync: validate every item, then write all of them or nothing."""
     first: dict[str, int] = {}
     for index, item in batch.valid():

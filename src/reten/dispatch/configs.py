@@ -37,7 +37,6 @@ from reten.dispatch.providers.webhook import new_signing_secret
 from reten.dispatch.schemas import (
     DispatchConfigCreate,
     DispatchConfigUpdate,
-    SpelledInput,
     complete_settings,
 )
 from reten.dispatch.signal import mark
@@ -45,6 +44,7 @@ from reten.kit.db import TenantRepository
 from reten.kit.errors import BadRequest, NotFound, ValidationFailed
 from reten.kit.listing import paginate
 from reten.kit.pagination import PageParams
+from reten.kit.schemas import SpelledInput
 from reten.kit.secretbox import SecretBox
 from reten.kit.time import ensure_utc, utcnow
 from reten.kit.unique import unique_as_conflict

@@ -15,7 +15,7 @@ from reten.integration.schemas import (
     ResultInput,
     ResultRead,
     ResultTypeConfigRead,
-    TaskPageRead,
+    TaskPage,
 )
 from reten.integration.vocabulary import (
     RESULT_STATUS_IN,
@@ -61,7 +61,7 @@ async def task_result_type_configs(
     return etag_json_response(request, body)
 
 
-@router.get("/activities/tasks", response_model=TaskPageRead, summary="List task activities")
+@router.get("/activities/tasks", response_model=TaskPage, summary="List task activities")
 async def list_tasks(
     request: Request,
     principal: Principal = Depends(integration_key(Permission.VIEW_ACTIVITIES)),

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import Field
-
 from reten.activities.lifecycle import LifecycleStatus
 from reten.integration.vocabulary import IntegrationResultStatus, IntegrationStatus
+from reten.kit.pagination import Page
 from reten.kit.schemas import Bool, InputModel, ReadModel, Timestamp
 from reten.results.schemas import SmallObject, Str255, TaskResultInput
 
@@ -69,17 +68,8 @@ class TaskItemRead(ReadModel):
     provider_activity_id: str | None
 
 
-class PageMeta(ReadModel):
-    page: int
-    limit: int
-    total: int
-    total_pages: int
-    total_is_estimate: bool | None = Field(default=None, description="present (true) when capped")
-
-
-class TaskPageRead(ReadModel):
-    data: list[TaskItemRead]
-    meta: PageMeta
+class TaskPage(Page[TaskItemRead]):
+    """GET /api/integration/activities/tasks."""
 
 
 class TaskResultRead(ReadModel):

@@ -19,6 +19,7 @@ from reten.kit.db import TenantRepository
 from reten.kit.errors import Conflict, NotFound
 from reten.kit.listing import paginate, parse_sort, search_clause
 from reten.kit.pagination import PageParams
+from reten.kit.sync import SyncBatch, SyncResultRead
 from reten.kit.time import utcnow
 from reten.kit.unique import conflict_of, unique_as_conflict
 from reten.kit.validators import merge_metadata, split_name
@@ -28,8 +29,6 @@ from reten.operators.schemas import (
     OperatorRouteRead,
     OperatorSyncItem,
     OperatorUpdate,
-    SyncBatch,
-    SyncResultRead,
 )
 from reten.routes.models import Route, RouteOperator
 
@@ -251,7 +250,7 @@ async def _sync_once(
     for index, item in items:
         key = (item.type.value, item.external_id)
         if key in first_of_key:
-            batch.problem(
+            batch.add(
                 index,
                 ("external_id",),
                 f"same type + external_id as {batch.path(first_of_key[key])}",
@@ -260,7 +259,7 @@ async def _sync_once(
             first_of_key[key] = index
         if item.email is not None:
             if item.email in first_of_email:
-                batch.problem(
+                batch.add(
                     index, ("email",), f"same email as {batch.path(first_of_email[item.email])}"
                 )
             else:
@@ -283,7 +282,7 @@ async def _sync_once(
     for index, item in items:
         holder = holders.get(item.email) if item.email is not None else None
         if holder is not None and holder != (item.type.value, item.external_id):
-            batch.problem(index, ("email",), "already exists")
+            batch.add(index, ("email",), "already exists")
     batch.reject_if_invalid()
 
     now = utcnow()

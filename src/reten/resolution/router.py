@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reten.activities.schemas import ActivityDetailRead
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
@@ -27,8 +28,8 @@ router = APIRouter(prefix="/api/activities", tags=["Activities"])
 
 @router.patch(
     "/{id}/retry-resolution",
+    response_model=ActivityDetailRead,
     summary="Re-run the failed resolution of an UNRESOLVED activity",
-    responses={200: {"description": "ActivityDetail"}},
 )
 async def retry_resolution(
     id: str,
