@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -628,8 +628,9 @@ class _Plan:
         contacts = _table(Contact)
         if self.tax_releases:
             await session.execute(
-                update(commerces)
-                .where(commerces.c.tenant_id == tenant_id, commerces.c.id.in_(self.tax_releases))
+                TenantRepository(session, tenant_id)
+                .update(commerces)
+                .where(commerces.c.id.in_(self.tax_releases))
                 .values(tax_id=None)
             )
         await _update_rows(session, commerces, tenant_id, self.commerce_updates)
@@ -661,8 +662,9 @@ async def _update_rows(
         return
     columns = [name for name in rows[0] if name != "id"]
     stmt = (
-        update(table)
-        .where(table.c.tenant_id == tenant_id, table.c.id == bindparam("_id"))
+        TenantRepository(session, tenant_id)
+        .update(table)
+        .where(table.c.id == bindparam("_id"))
         .values({name: bindparam(f"_{name}", type_=table.c[name].type) for name in columns})
     )
     await session.execute(stmt, [{f"_{k}": v for k, v in row.items()} for row in rows])
@@ -884,12 +886,9 @@ async def _reset_primary_address(
 ) -> None:
     table = _table(Address)
     await session.execute(
-        update(table)
-        .where(
-            table.c.tenant_id == tenant_id,
-            table.c.commerce_id == commerce_id,
-            table.c.is_primary.is_(True),
-        )
+        TenantRepository(session, tenant_id)
+        .update(table)
+        .where(table.c.commerce_id == commerce_id, table.c.is_primary.is_(True))
         .values(is_primary=False, updated_at=utcnow())
     )
 
@@ -1009,11 +1008,9 @@ async def remove_role(
     await get_user(session, tenant_id, commerce_id, user_id)
     table = _table(CommerceUserRoleLink)
     result = await session.execute(
-        delete(table).where(
-            table.c.tenant_id == tenant_id,
-            table.c.commerce_user_id == user_id,
-            table.c.role == role.value,
-        )
+        TenantRepository(session, tenant_id)
+        .delete(table)
+        .where(table.c.commerce_user_id == user_id, table.c.role == role.value)
     )
     if cast(Any, result).rowcount == 0:
         await session.rollback()
@@ -1029,9 +1026,9 @@ async def _reset_primary_contact(
 ) -> None:
     table = _table(Contact)
     await session.execute(
-        update(table)
+        TenantRepository(session, tenant_id)
+        .update(table)
         .where(
-            table.c.tenant_id == tenant_id,
             table.c.commerce_user_id == user_id,
             table.c.type == kind,
             table.c.is_primary.is_(True),

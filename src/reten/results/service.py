@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -331,10 +331,10 @@ async def _apply(
     if data.activity_id and data.provider_activity_id and activity.provider_activity_id is None:
         # Both ids given and none recorded yet: remember the external system's id. It is unique
         # per tenant, so an id already recorded on another activity is a conflict, not a retry.
+        repo = TenantRepository(session, activity.tenant_id)
         taken = await session.execute(
-            select(Activity.id).where(
-                Activity.tenant_id == activity.tenant_id,
-                Activity.provider_activity_id == data.provider_activity_id,
+            repo.where(Activity, select(Activity.id)).where(
+                Activity.provider_activity_id == data.provider_activity_id
             )
         )
         if taken.first() is not None:
@@ -348,8 +348,9 @@ async def _apply(
         return False
     if superseded is not None:
         await session.execute(
-            update(ActivityResult)
-            .where(ActivityResult.id == superseded, ActivityResult.tenant_id == activity.tenant_id)
+            TenantRepository(session, activity.tenant_id)
+            .update(ActivityResult)
+            .where(ActivityResult.id == superseded)
             .values(superseded_by_id=result.id)
             .execution_options(synchronize_session=False)
         )

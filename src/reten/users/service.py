@@ -13,6 +13,7 @@ from reten.api_keys.models import ApiKey
 from reten.auth.permissions import Role, may_grant, outranks, sort_roles
 from reten.auth.principal import Principal
 from reten.kit.crypto import hash_password, sha256_hex, verify_password
+from reten.kit.db import TenantRepository
 from reten.kit.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from reten.kit.listing import paginate, parse_sort, search_clause
 from reten.kit.pagination import PageParams
@@ -67,9 +68,9 @@ async def create_user(
 async def add_membership(session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
     exists = (
         await session.execute(
-            select(Membership.id).where(
-                Membership.user_id == user_id, Membership.tenant_id == tenant_id
-            )
+            TenantRepository(session, tenant_id)
+            .where(Membership, select(Membership.id))
+            .where(Membership.user_id == user_id)
         )
     ).scalar_one_or_none()
     if exists is None:
