@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reten.commerces import service
+from reten.commerces import sync
 from reten.commerces.schemas import CommerceSyncItem
 from reten.kit.db import Database
 from reten.kit.errors import AppError
@@ -245,7 +245,7 @@ async def import_items(
             batch = parse_sync(CommerceSyncItem, {"items": [item.data for item in pending]})
             try:
                 async with db.sessionmaker() as session:
-                    result = await service.sync(session, tenant_id, batch)
+                    result = await sync.sync(session, tenant_id, batch)
             except SyncRejected as exc:
                 for index, problems in exc.by_item.items():
                     report.errors.append((pending[index].line, _describe(problems, pending)))

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
-from reten.commerces import service
+from reten.commerces import children, queries, service, sync
 from reten.commerces.models import Commerce, CommerceUser, CommerceUserRole
 from reten.commerces.schemas import (
     AddressCreate,
@@ -52,7 +52,7 @@ manage = tenant_principal(Permission.MANAGE_COMMERCES)
 sync_access = tenant_principal(Permission.SYNC_COMMERCES)
 
 
-def _detail(bundle: service.CommerceBundle) -> CommerceDetailRead:
+def _detail(bundle: queries.CommerceBundle) -> CommerceDetailRead:
     return CommerceDetailRead(
         **CommerceRead.fields_of(bundle.commerce),
         addresses=[AddressRead.of(a) for a in bundle.addresses],
@@ -60,7 +60,7 @@ def _detail(bundle: service.CommerceBundle) -> CommerceDetailRead:
     )
 
 
-def _user(bundle: service.UserBundle) -> CommerceUserRead:
+def _user(bundle: queries.UserBundle) -> CommerceUserRead:
     return CommerceUserRead.of(bundle.user, bundle.roles, bundle.contacts)
 
 
@@ -96,7 +96,7 @@ async def _path_commerce(
     principal: Principal = Depends(manage),
     session: AsyncSession = DbSession,
 ) -> Commerce:
-    return await service.get_commerce(
+    return await queries.get_commerce(
         session, principal.require_tenant(), parse_uuid("commerceId", commerce_id)
     )
 
@@ -109,7 +109,7 @@ async def _path_user(
 ) -> CommerceUser:
     commerce_uuid = parse_uuid("commerceId", commerce_id)
     user_uuid = parse_uuid("userId", user_id)
-    return await service.get_user(session, principal.require_tenant(), commerce_uuid, user_uuid)
+    return await queries.get_user(session, principal.require_tenant(), commerce_uuid, user_uuid)
 
 
 # --- commerces ---------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ async def list_commerces(
     session: AsyncSession = DbSession,
 ) -> Response:
     params = parse_page_params(page, per_page, limit, default_per_page=25)
-    filters = service.CommerceFilters(
+    filters = queries.CommerceFilters(
         search=parse_search(search),
         external_id=external_id,
         global_external_id=global_external_id,
@@ -158,7 +158,7 @@ async def list_commerces(
         is_placeholder=parse_bool("is_placeholder", is_placeholder),
         route_id=parse_uuid("route_id", route_id) if route_id is not None else None,
     )
-    rows, total, estimate = await service.list_commerces(
+    rows, total, estimate = await queries.list_commerces(
         session, principal.require_tenant(), filters, sort=sort, page=params
     )
     data = [CommerceRead.of(c).model_dump(mode="json", by_alias=True) for c in rows]
@@ -177,7 +177,7 @@ async def sync_commerces(
     batch: SyncBatch[CommerceSyncItem] = Depends(sync_body(CommerceSyncItem)),
     session: AsyncSession = DbSession,
 ) -> SyncResultRead:
-    result = await service.sync(session, principal.require_tenant(), batch)
+    result = await sync.sync(session, principal.require_tenant(), batch)
     return SyncResultRead(created=result.created, updated=result.updated, total=result.total)
 
 
@@ -187,7 +187,7 @@ async def get_commerce(
     commerce_id: uuid.UUID = Depends(_commerce_id),
     session: AsyncSession = DbSession,
 ) -> CommerceDetailRead:
-    bundle = await service.get_detail(session, principal.require_tenant(), commerce_id)
+    bundle = await queries.get_detail(session, principal.require_tenant(), commerce_id)
     return _detail(bundle)
 
 
@@ -235,7 +235,7 @@ async def create_address(
     commerce: Commerce = Depends(_path_commerce),
     session: AsyncSession = DbSession,
 ) -> AddressRead:
-    address = await service.add_address(session, principal.require_tenant(), commerce, data)
+    address = await children.add_address(session, principal.require_tenant(), commerce, data)
     return AddressRead.of(address)
 
 
@@ -254,7 +254,7 @@ async def update_address(
     ),
     session: AsyncSession = DbSession,
 ) -> AddressRead:
-    address = await service.update_address(
+    address = await children.update_address(
         session,
         principal.require_tenant(),
         parse_uuid("commerceId", commerce_id),
@@ -275,7 +275,7 @@ async def delete_address(
     address_id: str = Path(alias="addressId"),
     session: AsyncSession = DbSession,
 ) -> Response:
-    await service.delete_address(
+    await children.delete_address(
         session,
         principal.require_tenant(),
         parse_uuid("commerceId", commerce_id),
@@ -300,7 +300,7 @@ async def create_user(
     data: CommerceUserInput = Depends(body_of(CommerceUserInput)),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
-    bundle = await service.add_user(
+    bundle = await children.add_user(
         session, principal.require_tenant(), parse_uuid("commerceId", commerce_id), data
     )
     return _user(bundle)
@@ -326,7 +326,7 @@ async def update_user(
     data: CommerceUserUpdate = Depends(body_of(CommerceUserUpdate, refused=_USER_REFUSED)),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
-    bundle = await service.update_user(
+    bundle = await children.update_user(
         session,
         principal.require_tenant(),
         parse_uuid("commerceId", commerce_id),
@@ -349,7 +349,7 @@ async def add_role(
     user: CommerceUser = Depends(_path_user),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
-    return _user(await service.add_role(session, principal.require_tenant(), user, data.role))
+    return _user(await children.add_role(session, principal.require_tenant(), user, data.role))
 
 
 @router.delete(
@@ -366,7 +366,7 @@ async def remove_role(
 ) -> Response:
     commerce_uuid = parse_uuid("commerceId", commerce_id)
     user_uuid = parse_uuid("userId", user_id)
-    await service.remove_role(
+    await children.remove_role(
         session, principal.require_tenant(), commerce_uuid, user_uuid, _role(role)
     )
     return Response(status_code=204)
@@ -388,7 +388,7 @@ async def create_contact(
     user: CommerceUser = Depends(_path_user),
     session: AsyncSession = DbSession,
 ) -> ContactRead:
-    contact = await service.add_contact(session, principal.require_tenant(), user, data)
+    contact = await children.add_contact(session, principal.require_tenant(), user, data)
     return ContactRead.of(contact)
 
 
@@ -408,7 +408,7 @@ async def update_contact(
     ),
     session: AsyncSession = DbSession,
 ) -> ContactRead:
-    contact = await service.update_contact(
+    contact = await children.update_contact(
         session,
         principal.require_tenant(),
         parse_uuid("commerceId", commerce_id),
@@ -431,7 +431,7 @@ async def delete_contact(
     contact_id: str = Path(alias="contactId"),
     session: AsyncSession = DbSession,
 ) -> Response:
-    await service.delete_contact(
+    await children.delete_contact(
         session,
         principal.require_tenant(),
         parse_uuid("commerceId", commerce_id),

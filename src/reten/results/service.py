@@ -32,7 +32,7 @@ from reten.activities.models import Activity, ActivityType
 from reten.activities.views import result_rows
 from reten.activity_config import service as activity_config
 from reten.activity_config.models import TaskResultType
-from reten.commerces import service as commerces
+from reten.commerces import queries as commerce_queries
 from reten.commerces.models import Commerce
 from reten.kit.actor import Actor
 from reten.kit.db import TenantRepository
@@ -183,7 +183,9 @@ async def _register(
         )
     for attempt in range(MAX_ATTEMPTS):
         activity = await _link(session, tenant_id, data)
-        commerce = await commerces.get_by_external_id(session, tenant_id, data.commerce_external_id)
+        commerce = await commerce_queries.get_by_external_id(
+            session, tenant_id, data.commerce_external_id
+        )
         if commerce is None:
             raise NotFound("Commerce not found")
         if activity is not None:
