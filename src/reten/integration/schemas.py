@@ -8,22 +8,12 @@ from typing import Any
 from reten.activities.lifecycle import LifecycleStatus
 from reten.integration.vocabulary import IntegrationResultStatus, IntegrationStatus
 from reten.kit.pagination import Page
-from reten.kit.schemas import Bool, InputModel, ReadModel, Timestamp
-from reten.results.schemas import SmallObject, Str255, TaskResultInput
+from reten.kit.schemas import ReadModel
+from reten.results.schemas import ResultBody
 
 
-class ResultInput(InputModel):
-    """The result body in the integration vocabulary (the task_result part is shared)."""
-
-    activity_id: uuid.UUID | None = None
-    provider_activity_id: Str255 | None = None
-    commerce_external_id: Str255
-    occurred_at: Timestamp
-    status: IntegrationResultStatus
-    external_status: Str255 | None = None
-    hard_override: Bool = False
-    raw_payload: SmallObject = None
-    task_result: TaskResultInput
+class IntegrationResultCreate(ResultBody[IntegrationResultStatus]):
+    """POST /api/integration/activity-results/tasks, in the integration vocabulary."""
 
 
 class ResultTypeConfigRead(ReadModel):
