@@ -6,6 +6,8 @@ database itself refuse a write and reads its report back through the table.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from typing import Any
@@ -53,6 +55,19 @@ class TestUniqueTable:
         rules = {rule.name: rule for rule in unique_rules().values()}
         shared = [cols for cols, n in Counter(r.columns for r in rules.values()).items() if n > 1]
         assert shared == []
+
+    def test_models_imported_after_a_first_lookup_are_in_the_table(self) -> None:
+        # A fresh interpreter: one domain's models first, a lookup, then the rest.
+        script = (
+            "import reten.users.models\n"
+            "from reten.kit.unique import unique_rules\n"
+            "assert 'uq_users_email' in unique_rules()\n"
+            "assert 'uq_commerces_tenant_id_tax_id' not in unique_rules()\n"
+            "import reten.commerces.models\n"
+            "assert 'uq_commerces_tenant_id_tax_id' in unique_rules()\n"
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
 
     def test_a_conflict_needs_a_field_or_a_message(self) -> None:
         assert conflict("tax_id") == {"conflict": "tax_id already exists"}

@@ -57,12 +57,16 @@ def _rules_of(table: Table) -> list[UniqueRule]:
     return rules
 
 
-@lru_cache(maxsize=1)
 def unique_rules() -> dict[str, UniqueRule]:
     """Every unique constraint and index of the schema, by PostgreSQL name and SQLite columns.
 
-    Built on first use, when every model module has been imported (a violation comes from one).
-    """
+    Built on use and again whenever more models have been imported since (a command may import
+    one domain, meet a violation, then import another)."""
+    return _rules(len(Base.metadata.tables))
+
+
+@lru_cache(maxsize=8)
+def _rules(_tables: int) -> dict[str, UniqueRule]:
     table: dict[str, UniqueRule] = {}
     for model_table in Base.metadata.tables.values():
         for rule in _rules_of(model_table):
