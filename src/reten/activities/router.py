@@ -13,7 +13,10 @@ from reten.activities.models import ActivityType, Channel
 from reten.activities.schemas import (
     FREEFORM_KEYS,
     ActivityCreate,
+    ActivityDetailRead,
+    ActivityPage,
     BatchCreate,
+    BatchCreatedRead,
     CancelInput,
     TaskCreate,
 )
@@ -49,7 +52,11 @@ async def _create(
 
 
 @router.post(
-    "", status_code=201, summary="Create an activity", openapi_extra=openapi_body(ActivityCreate)
+    "",
+    status_code=201,
+    response_model=ActivityDetailRead,
+    summary="Create an activity",
+    openapi_extra=openapi_body(ActivityCreate),
 )
 async def create_activity(
     request: Request,
@@ -62,6 +69,7 @@ async def create_activity(
 @router.post(
     "/tasks",
     status_code=201,
+    response_model=ActivityDetailRead,
     summary="Create a TASK activity",
     openapi_extra=openapi_body(TaskCreate),
 )
@@ -75,6 +83,7 @@ async def create_task(
 
 @router.post(
     "/batch",
+    response_model=BatchCreatedRead,
     summary="Create up to 1000 activities; valid items are created even when others fail",
     openapi_extra=openapi_body(BatchCreate),
 )
@@ -97,7 +106,7 @@ async def create_batch(
     )
 
 
-@router.get("", summary="List activities (paginated)")
+@router.get("", response_model=ActivityPage, summary="List activities (paginated)")
 async def list_activities(
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
     page: str | None = Query(default=None),
@@ -143,7 +152,11 @@ async def list_activities(
     )
 
 
-@router.get("/{id}", summary="One activity with its results, events and dispatch state")
+@router.get(
+    "/{id}",
+    response_model=ActivityDetailRead,
+    summary="One activity with its results, events and dispatch state",
+)
 async def get_activity(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
@@ -153,7 +166,12 @@ async def get_activity(
     return json_response(detail)
 
 
-@router.patch("/{id}/cancel", summary="Cancel an activity", openapi_extra=openapi_body(CancelInput))
+@router.patch(
+    "/{id}/cancel",
+    response_model=ActivityDetailRead,
+    summary="Cancel an activity",
+    openapi_extra=openapi_body(CancelInput),
+)
 async def cancel_activity(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.CANCEL_ACTIVITY)),

@@ -9,7 +9,8 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from reten.activities.models import ActivityType, Channel
 from reten.activity_config.criteria import CriteriaInput, criteria_with_priorities
-from reten.kit.schemas import InputModel, Int, Timestamp
+from reten.kit.pagination import Page
+from reten.kit.schemas import InputModel, Int, ReadModel, Timestamp
 from reten.resolution.schemas import AttributeInput
 
 Str255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -76,3 +77,141 @@ class CancelInput(InputModel):
 
 # The caller's own data: never re-cased.
 FREEFORM_KEYS = frozenset({"config", "value", "fallback"})
+
+
+# --- responses --------------------------------------------------------------------------------
+# The lists and the detail are rendered as dicts by `activities/views.py` (no model per row on
+# the hot path); these models declare those shapes in the OpenAPI, and a test holds the two
+# together (tests/activities/test_response_models.py).
+
+
+class CodeLabelRead(ReadModel):
+    code: str
+    label: str
+
+
+class ActorRead(ReadModel):
+    type: str
+    id: uuid.UUID | None
+    label: str | None
+
+
+class RefRead(ReadModel):
+    id: uuid.UUID
+    name: str | None
+    external_id: str | None
+
+
+class OperatorRefRead(RefRead):
+    type: str | None
+
+
+class CommerceAssignmentRead(ReadModel):
+    commerce_id: uuid.UUID
+    assignment_reason: str | None
+    commerce: RefRead
+
+
+class TaskDetailsRead(ReadModel):
+    route_id: uuid.UUID
+    operator_id: uuid.UUID
+    route: RefRead
+    operator: OperatorRefRead
+
+
+class ActivityRead(ReadModel):
+    id: uuid.UUID
+    type: str
+    channel: str
+    status: str
+    reason: CodeLabelRead | None
+    user_status: CodeLabelRead | None
+    score: int | None
+    scheduled_at: str | None
+    suggested_execution_time: str | None
+    idempotency_key: str | None
+    created_at: str
+    updated_at: str
+    commerce_assignment: CommerceAssignmentRead
+    task_details: TaskDetailsRead | None
+
+
+class ActivityPage(Page[ActivityRead]):
+    """GET /api/activities."""
+
+
+class DispatchStateRead(ReadModel):
+    attempt_count: int
+    last_attempt_at: str | None
+    next_attempt_at: str | None
+    last_error: str | None
+    provider_activity_id: str | None
+    dispatched_at: str | None
+    dispatch_config_id: uuid.UUID | None
+    can_force_retry_dispatch: bool
+
+
+class TaskResultDetailRead(ReadModel):
+    result: str
+    result_label: str
+    comment: str | None
+    contact_type: str | None
+    operator_external_id: str | None
+    operator_id: uuid.UUID | None
+    future_scheduled_at: str | None
+    payload: dict[str, Any] | None
+
+
+class ActivityResultRead(ReadModel):
+    """A task result as the management API shows it (§12)."""
+
+    id: uuid.UUID
+    activity_id: uuid.UUID | None
+    provider_activity_id: str | None
+    commerce_id: uuid.UUID
+    commerce_external_id: str
+    source: str
+    status: str
+    external_status: str | None
+    hard_override: bool
+    activity_status: str | None
+    occurred_at: str
+    created_at: str
+    superseded: bool
+    superseded_by: uuid.UUID | None
+    created_by: ActorRead | None
+    task_result: TaskResultDetailRead
+    raw_payload: Any = None
+
+
+class ActivityResultPage(Page[ActivityResultRead]):
+    """GET /api/activity-results."""
+
+
+class StatusEventRead(ReadModel):
+    from_status: str | None
+    to_status: str
+    event: str
+    detail: str | None
+    created_at: str
+    actor: ActorRead | None
+
+
+class ActivityDetailRead(ActivityRead):
+    dispatch: DispatchStateRead
+    results: list[ActivityResultRead]
+    status_events: list[StatusEventRead]
+
+
+class BatchItemRead(ReadModel):
+    index: int
+    status: str
+    activity_id: uuid.UUID | None
+    error: dict[str, Any] | None
+
+
+class BatchCreatedRead(ReadModel):
+    created: int
+    duplicates: int
+    errors: int
+    results: list[BatchItemRead]

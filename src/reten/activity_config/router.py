@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,13 +16,11 @@ from reten.activity_config.schemas import (
     TaskResultTypeCreate,
     TaskResultTypeRead,
     TaskResultTypeUpdate,
-    parse_checked,
 )
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
-from reten.kit.errors import ValidationFailed
-from reten.kit.jsonbody import body_of, parse_object, validate_body
+from reten.kit.jsonbody import body_of, immutable
 from reten.kit.params import parse_bool, parse_uuid
 from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession, get_runtime
@@ -55,13 +55,6 @@ async def create_task_result_type(
     return TaskResultTypeRead.model_validate(item)
 
 
-async def _update_body(request: Request) -> TaskResultTypeUpdate:
-    data = parse_object(await request.body())
-    if "code" in data:
-        raise ValidationFailed.one("code", "is immutable")
-    return validate_body(TaskResultTypeUpdate, data)
-
-
 @router.patch(
     "/task-result-types/{id}",
     response_model=TaskResultTypeRead,
@@ -70,7 +63,7 @@ async def _update_body(request: Request) -> TaskResultTypeUpdate:
 async def update_task_result_type(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
-    data: TaskResultTypeUpdate = Depends(_update_body),
+    data: TaskResultTypeUpdate = Depends(body_of(TaskResultTypeUpdate, refused=immutable("code"))),
     session: AsyncSession = DbSession,
 ) -> TaskResultTypeRead:
     item = await service.update_type(
@@ -116,9 +109,9 @@ async def list_attribute_policies(
     return [AttributePolicyRead.of(policy, key) for policy, key in rows]
 
 
-async def _policy_body(request: Request) -> AttributePolicyUpsert:
-    env = get_runtime(request).settings.env
-    return parse_checked(AttributePolicyUpsert, parse_object(await request.body()), {"env": env})
+def _env(request: Request) -> dict[str, Any]:
+    """What the policy validators need: some rules hold only in production."""
+    return {"env": get_runtime(request).settings.env}
 
 
 @router.post(
@@ -129,7 +122,7 @@ async def _policy_body(request: Request) -> AttributePolicyUpsert:
 )
 async def upsert_attribute_policy(
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
-    data: AttributePolicyUpsert = Depends(_policy_body),
+    data: AttributePolicyUpsert = Depends(body_of(AttributePolicyUpsert, context=_env)),
     session: AsyncSession = DbSession,
 ) -> AttributePolicyRead:
     policy, key = await service.upsert_policy(session, principal.require_tenant(), data)
@@ -148,14 +141,6 @@ async def list_target_resolution_configs(
     return [TargetResolutionConfigRead.of(i.config, i.criteria) for i in items]
 
 
-async def _config_create_body(request: Request) -> TargetResolutionConfigCreate:
-    return parse_checked(TargetResolutionConfigCreate, parse_object(await request.body()))
-
-
-async def _config_update_body(request: Request) -> TargetResolutionConfigUpdate:
-    return parse_checked(TargetResolutionConfigUpdate, parse_object(await request.body()))
-
-
 @router.post(
     "/target-resolution",
     status_code=201,
@@ -164,7 +149,7 @@ async def _config_update_body(request: Request) -> TargetResolutionConfigUpdate:
 )
 async def create_target_resolution_config(
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
-    data: TargetResolutionConfigCreate = Depends(_config_create_body),
+    data: TargetResolutionConfigCreate = Depends(body_of(TargetResolutionConfigCreate)),
     session: AsyncSession = DbSession,
 ) -> TargetResolutionConfigRead:
     item = await service.create_target_config(session, principal.require_tenant(), data)
@@ -179,7 +164,7 @@ async def create_target_resolution_config(
 async def update_target_resolution_config(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
-    data: TargetResolutionConfigUpdate = Depends(_config_update_body),
+    data: TargetResolutionConfigUpdate = Depends(body_of(TargetResolutionConfigUpdate)),
     session: AsyncSession = DbSession,
 ) -> TargetResolutionConfigRead:
     item = await service.update_target_config(

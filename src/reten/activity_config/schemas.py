@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated, Any, Protocol, TypeVar, cast
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
     PrivateAttr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -26,9 +25,6 @@ from reten.activity_config.models import (
     TargetResolutionStrategy,
 )
 from reten.config import Environment
-from reten.kit.casing import normalise_keys
-from reten.kit.errors import ValidationFailed
-from reten.kit.jsonbody import details_from
 from reten.kit.schemas import Bool, InputModel, Int, Name255, ReadModel, Timestamp
 from reten.kit.validators import NoNull
 
@@ -311,30 +307,3 @@ class TargetResolutionConfigRead(ReadModel):
             created_at=config.created_at,
             updated_at=config.updated_at,
         )
-
-
-# --- parsing --------------------------------------------------------------------------------------
-
-
-class _WithProblems(Protocol):
-    def problems(self) -> Problems: ...
-
-
-ParsedT = TypeVar("ParsedT", bound=InputModel)
-
-
-def parse_checked(
-    model: type[ParsedT], data: dict[str, Any], context: dict[str, Any] | None = None
-) -> ParsedT:
-    """Validate a body, then its cross-field rules; every field named as the caller spelled it."""
-    normalised, spelling = normalise_keys(data)
-    try:
-        parsed = model.model_validate(normalised, context=context)
-    except ValidationError as exc:
-        raise ValidationFailed(details_from(exc, spelling)) from None
-    problems = cast(_WithProblems, parsed).problems()
-    if problems:
-        raise ValidationFailed(
-            [{"field": spelling.path(loc), "message": message} for loc, message in problems]
-        )
-    return parsed

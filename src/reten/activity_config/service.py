@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -353,9 +353,8 @@ async def update_target_config(
     try:
         if data.criteria is not None:
             await session.execute(
-                delete(TargetResolutionCriteria).where(
-                    TargetResolutionCriteria.tenant_id == tenant_id,
-                    TargetResolutionCriteria.config_id == config.id,
+                repo.delete(TargetResolutionCriteria).where(
+                    TargetResolutionCriteria.config_id == config.id
                 )
             )
             _criteria_rows(repo, config.id, data.criteria)
@@ -375,10 +374,9 @@ async def delete_target_config(
     """Delete the config and its criteria; target users already resolved keep their outcome."""
     config = await _get_target_config(session, tenant_id, config_id)
     await session.execute(
-        delete(TargetResolutionCriteria).where(
-            TargetResolutionCriteria.tenant_id == tenant_id,
-            TargetResolutionCriteria.config_id == config.id,
-        )
+        TenantRepository(session, tenant_id)
+        .delete(TargetResolutionCriteria)
+        .where(TargetResolutionCriteria.config_id == config.id)
     )
     await session.delete(config)
     await session.commit()

@@ -22,6 +22,7 @@ from reten.api_keys import service as api_keys
 from reten.auth.permissions import Permission, permissions_for_roles
 from reten.auth.principal import Principal, PrincipalKind
 from reten.auth.tokens import decode_access_token
+from reten.kit.db import TenantRepository
 from reten.kit.errors import (
     BadRequest,
     PermissionDenied,
@@ -101,9 +102,9 @@ async def _tenant_from_header(runtime: Runtime, request: Request, user: User) ->
         tenant = await session.get(Tenant, tenant_id)
         member = (
             await session.execute(
-                select(Membership.id).where(
-                    Membership.user_id == user.id, Membership.tenant_id == tenant_id
-                )
+                TenantRepository(session, tenant_id)
+                .where(Membership, select(Membership.id))
+                .where(Membership.user_id == user.id)
             )
         ).scalar_one_or_none()
     if tenant is None or (member is None and "SUPER_ADMIN" not in user.roles):

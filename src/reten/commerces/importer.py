@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reten.commerces import service
-from reten.commerces.schemas import MAX_SYNC_ITEMS, parse_sync
+from reten.commerces import sync
+from reten.commerces.schemas import CommerceSyncItem
 from reten.kit.db import Database
 from reten.kit.errors import AppError
+from reten.kit.sync import MAX_SYNC_ITEMS, SyncRejected, parse_sync
 
 CSV_COLUMNS = ("external_id", "name", "tax_id", "global_external_id", "is_active")
 ADDRESS_COLUMNS = (
@@ -241,11 +242,11 @@ async def import_items(
         chunk = items[start : start + chunk_size]
         pending = list(chunk)
         while pending:
-            batch = parse_sync({"items": [item.data for item in pending]})
+            batch = parse_sync(CommerceSyncItem, {"items": [item.data for item in pending]})
             try:
                 async with db.sessionmaker() as session:
-                    result = await service.sync(session, tenant_id, batch)
-            except service.SyncRejected as exc:
+                    result = await sync.sync(session, tenant_id, batch)
+            except SyncRejected as exc:
                 for index, problems in exc.by_item.items():
                     report.errors.append((pending[index].line, _describe(problems, pending)))
                 pending = [item for i, item in enumerate(pending) if i not in exc.by_item]

@@ -17,6 +17,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
 from reten.kit.db import Base, IdMixin, JSONType, TenantScoped, TimestampMixin
+from reten.kit.unique import conflict
+
+# A concurrent request changed the primary flag between our clear and our set.
+PRIMARY_RACE = "is_primary conflicts with a concurrent change; retry the request"
 
 
 class RecordSource(StrEnum):
@@ -44,9 +48,9 @@ class ContactType(StrEnum):
 class Commerce(IdMixin, TimestampMixin, TenantScoped, Base):
     __tablename__ = "commerces"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "external_id"),
+        UniqueConstraint("tenant_id", "external_id", info=conflict("external_id")),
         # NULL tax ids never collide: both databases treat NULLs as distinct in unique indexes.
-        UniqueConstraint("tenant_id", "tax_id"),
+        UniqueConstraint("tenant_id", "tax_id", info=conflict("tax_id")),
         Index("ix_commerces_tenant_id_name", "tenant_id", "name", "id"),
         Index("ix_commerces_tenant_id_created_at", "tenant_id", "created_at", "id"),
         Index("ix_commerces_tenant_id_global_external_id", "tenant_id", "global_external_id"),
@@ -66,13 +70,14 @@ class Commerce(IdMixin, TimestampMixin, TenantScoped, Base):
 class Address(IdMixin, TimestampMixin, TenantScoped, Base):
     __tablename__ = "addresses"
     __table_args__ = (
-        UniqueConstraint("commerce_id", "source_ref"),
+        UniqueConstraint("commerce_id", "source_ref", info=conflict("source_ref")),
         Index("ix_addresses_commerce_id", "commerce_id", "is_primary"),
         # At most one primary address per commerce, enforced by the database.
         Index(
             "uq_addresses_one_primary",
             "commerce_id",
             unique=True,
+            info=conflict(message=PRIMARY_RACE),
             sqlite_where=text("is_primary"),
             postgresql_where=text("is_primary"),
         ),
@@ -105,7 +110,7 @@ class CommerceUser(IdMixin, TimestampMixin, TenantScoped, Base):
 
     __tablename__ = "commerce_users"
     __table_args__ = (
-        UniqueConstraint("commerce_id", "external_id"),
+        UniqueConstraint("commerce_id", "external_id", info=conflict("external_id")),
         Index("ix_commerce_users_commerce_id", "commerce_id", "created_at"),
     )
 
@@ -138,13 +143,14 @@ class CommerceUserRoleLink(IdMixin, TimestampMixin, TenantScoped, Base):
 class Contact(IdMixin, TimestampMixin, TenantScoped, Base):
     __tablename__ = "contacts"
     __table_args__ = (
-        UniqueConstraint("commerce_user_id", "type", "value"),
+        UniqueConstraint("commerce_user_id", "type", "value", info=conflict("value")),
         # At most one primary contact per (user, type), enforced by the database.
         Index(
             "uq_contacts_one_primary_per_type",
             "commerce_user_id",
             "type",
             unique=True,
+            info=conflict(message=PRIMARY_RACE),
             sqlite_where=text("is_primary"),
             postgresql_where=text("is_primary"),
         ),

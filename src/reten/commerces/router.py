@@ -8,8 +8,6 @@ body parameter comes before the path objects it is checked against).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
-from reten.commerces import service
+from reten.commerces import children, queries, service, sync
 from reten.commerces.models import Commerce, CommerceUser, CommerceUserRole
 from reten.commerces.schemas import (
     AddressCreate,
@@ -27,6 +25,8 @@ from reten.commerces.schemas import (
     CommerceDetailRead,
     CommercePage,
     CommerceRead,
+    CommerceSync,
+    CommerceSyncItem,
     CommerceUpdate,
     CommerceUserInput,
     CommerceUserRead,
@@ -35,19 +35,15 @@ from reten.commerces.schemas import (
     ContactRead,
     ContactUpdate,
     RoleInput,
-    SyncBatch,
-    SyncBody,
-    SyncResultRead,
-    parse_input,
-    parse_sync,
 )
 from reten.kit.errors import AppError, ValidationFailed
-from reten.kit.jsonbody import parse_object
+from reten.kit.jsonbody import IMMUTABLE, body_of, immutable
 from reten.kit.listing import parse_search
 from reten.kit.pagination import page_envelope, parse_page_params
 from reten.kit.params import parse_bool, parse_uuid
 from reten.kit.responses import json_response
-from reten.kit.schemas import InputModel, openapi_body
+from reten.kit.schemas import openapi_body
+from reten.kit.sync import SyncBatch, SyncResultRead, sync_body
 from reten.runtime import DbSession
 
 router = APIRouter(prefix="/api/commerces", tags=["Commerces"])
@@ -55,25 +51,8 @@ router = APIRouter(prefix="/api/commerces", tags=["Commerces"])
 manage = tenant_principal(Permission.MANAGE_COMMERCES)
 sync_access = tenant_principal(Permission.SYNC_COMMERCES)
 
-ModelT = TypeVar("ModelT", bound=InputModel)
-IMMUTABLE = "is immutable"
 
-
-def _body(
-    model: type[ModelT], refused: Mapping[str, str] | None = None
-) -> Callable[[Request], Awaitable[ModelT]]:
-    async def dependency(request: Request) -> ModelT:
-        return parse_input(model, parse_object(await request.body()), refused=refused)
-
-    return dependency
-
-
-async def _sync_body(request: Request) -> SyncBatch:
-    raw = await request.body()
-    return parse_sync(parse_object(raw), may_hold_nul=b"u0000" in raw)
-
-
-def _detail(bundle: service.CommerceBundle) -> CommerceDetailRead:
+def _detail(bundle: queries.CommerceBundle) -> CommerceDetailRead:
     return CommerceDetailRead(
         **CommerceRead.fields_of(bundle.commerce),
         addresses=[AddressRead.of(a) for a in bundle.addresses],
@@ -81,7 +60,7 @@ def _detail(bundle: service.CommerceBundle) -> CommerceDetailRead:
     )
 
 
-def _user(bundle: service.UserBundle) -> CommerceUserRead:
+def _user(bundle: queries.UserBundle) -> CommerceUserRead:
     return CommerceUserRead.of(bundle.user, bundle.roles, bundle.contacts)
 
 
@@ -117,7 +96,7 @@ async def _path_commerce(
     principal: Principal = Depends(manage),
     session: AsyncSession = DbSession,
 ) -> Commerce:
-    return await service.get_commerce(
+    return await queries.get_commerce(
         session, principal.require_tenant(), parse_uuid("commerceId", commerce_id)
     )
 
@@ -130,7 +109,7 @@ async def _path_user(
 ) -> CommerceUser:
     commerce_uuid = parse_uuid("commerceId", commerce_id)
     user_uuid = parse_uuid("userId", user_id)
-    return await service.get_user(session, principal.require_tenant(), commerce_uuid, user_uuid)
+    return await queries.get_user(session, principal.require_tenant(), commerce_uuid, user_uuid)
 
 
 # --- commerces ---------------------------------------------------------------------------------
@@ -145,7 +124,7 @@ async def _path_user(
 )
 async def create_commerce(
     principal: Principal = Depends(manage),
-    data: CommerceCreate = Depends(_body(CommerceCreate)),
+    data: CommerceCreate = Depends(body_of(CommerceCreate)),
     session: AsyncSession = DbSession,
 ) -> CommerceDetailRead:
     return _detail(await service.create(session, principal.require_tenant(), data))
@@ -170,7 +149,7 @@ async def list_commerces(
     session: AsyncSession = DbSession,
 ) -> Response:
     params = parse_page_params(page, per_page, limit, default_per_page=25)
-    filters = service.CommerceFilters(
+    filters = queries.CommerceFilters(
         search=parse_search(search),
         external_id=external_id,
         global_external_id=global_external_id,
@@ -179,7 +158,7 @@ async def list_commerces(
         is_placeholder=parse_bool("is_placeholder", is_placeholder),
         route_id=parse_uuid("route_id", route_id) if route_id is not None else None,
     )
-    rows, total, estimate = await service.list_commerces(
+    rows, total, estimate = await queries.list_commerces(
         session, principal.require_tenant(), filters, sort=sort, page=params
     )
     data = [CommerceRead.of(c).model_dump(mode="json", by_alias=True) for c in rows]
@@ -191,14 +170,14 @@ async def list_commerces(
     status_code=201,
     response_model=SyncResultRead,
     summary="Create or update up to 1000 commerces, all or nothing",
-    openapi_extra=openapi_body(SyncBody),
+    openapi_extra=openapi_body(CommerceSync),
 )
 async def sync_commerces(
     principal: Principal = Depends(sync_access),
-    batch: SyncBatch = Depends(_sync_body),
+    batch: SyncBatch[CommerceSyncItem] = Depends(sync_body(CommerceSyncItem)),
     session: AsyncSession = DbSession,
 ) -> SyncResultRead:
-    result = await service.sync(session, principal.require_tenant(), batch)
+    result = await sync.sync(session, principal.require_tenant(), batch)
     return SyncResultRead(created=result.created, updated=result.updated, total=result.total)
 
 
@@ -208,7 +187,7 @@ async def get_commerce(
     commerce_id: uuid.UUID = Depends(_commerce_id),
     session: AsyncSession = DbSession,
 ) -> CommerceDetailRead:
-    bundle = await service.get_detail(session, principal.require_tenant(), commerce_id)
+    bundle = await queries.get_detail(session, principal.require_tenant(), commerce_id)
     return _detail(bundle)
 
 
@@ -222,7 +201,7 @@ async def update_commerce(
     principal: Principal = Depends(manage),
     commerce_id: uuid.UUID = Depends(_commerce_id),
     data: CommerceUpdate = Depends(
-        _body(CommerceUpdate, {"external_id": IMMUTABLE, "is_placeholder": IMMUTABLE})
+        body_of(CommerceUpdate, refused=immutable("external_id", "is_placeholder"))
     ),
     session: AsyncSession = DbSession,
 ) -> CommerceDetailRead:
@@ -252,11 +231,11 @@ async def deactivate_commerce(
 )
 async def create_address(
     principal: Principal = Depends(manage),
-    data: AddressCreate = Depends(_body(AddressCreate)),
+    data: AddressCreate = Depends(body_of(AddressCreate)),
     commerce: Commerce = Depends(_path_commerce),
     session: AsyncSession = DbSession,
 ) -> AddressRead:
-    address = await service.add_address(session, principal.require_tenant(), commerce, data)
+    address = await children.add_address(session, principal.require_tenant(), commerce, data)
     return AddressRead.of(address)
 
 
@@ -271,11 +250,11 @@ async def update_address(
     commerce_id: str = Path(alias="commerceId"),
     address_id: str = Path(alias="addressId"),
     data: AddressUpdate = Depends(
-        _body(AddressUpdate, {"source": IMMUTABLE, "source_ref": IMMUTABLE})
+        body_of(AddressUpdate, refused=immutable("source", "source_ref"))
     ),
     session: AsyncSession = DbSession,
 ) -> AddressRead:
-    address = await service.update_address(
+    address = await children.update_address(
         session,
         principal.require_tenant(),
         parse_uuid("commerceId", commerce_id),
@@ -296,7 +275,7 @@ async def delete_address(
     address_id: str = Path(alias="addressId"),
     session: AsyncSession = DbSession,
 ) -> Response:
-    await service.delete_address(
+    await children.delete_address(
         session,
         principal.require_tenant(),
         parse_uuid("commerceId", commerce_id),
@@ -318,10 +297,10 @@ async def delete_address(
 async def create_user(
     principal: Principal = Depends(manage),
     commerce_id: str = Path(alias="commerceId"),
-    data: CommerceUserInput = Depends(_body(CommerceUserInput)),
+    data: CommerceUserInput = Depends(body_of(CommerceUserInput)),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
-    bundle = await service.add_user(
+    bundle = await children.add_user(
         session, principal.require_tenant(), parse_uuid("commerceId", commerce_id), data
     )
     return _user(bundle)
@@ -344,10 +323,10 @@ async def update_user(
     principal: Principal = Depends(manage),
     commerce_id: str = Path(alias="commerceId"),
     user_id: str = Path(alias="userId"),
-    data: CommerceUserUpdate = Depends(_body(CommerceUserUpdate, _USER_REFUSED)),
+    data: CommerceUserUpdate = Depends(body_of(CommerceUserUpdate, refused=_USER_REFUSED)),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
-    bundle = await service.update_user(
+    bundle = await children.update_user(
         session,
         principal.require_tenant(),
         parse_uuid("commerceId", commerce_id),
@@ -366,11 +345,11 @@ async def update_user(
 )
 async def add_role(
     principal: Principal = Depends(manage),
-    data: RoleInput = Depends(_body(RoleInput)),
+    data: RoleInput = Depends(body_of(RoleInput)),
     user: CommerceUser = Depends(_path_user),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
-    return _user(await service.add_role(session, principal.require_tenant(), user, data.role))
+    return _user(await children.add_role(session, principal.require_tenant(), user, data.role))
 
 
 @router.delete(
@@ -387,7 +366,7 @@ async def remove_role(
 ) -> Response:
     commerce_uuid = parse_uuid("commerceId", commerce_id)
     user_uuid = parse_uuid("userId", user_id)
-    await service.remove_role(
+    await children.remove_role(
         session, principal.require_tenant(), commerce_uuid, user_uuid, _role(role)
     )
     return Response(status_code=204)
@@ -405,11 +384,11 @@ async def remove_role(
 )
 async def create_contact(
     principal: Principal = Depends(manage),
-    data: ContactCreate = Depends(_body(ContactCreate)),
+    data: ContactCreate = Depends(body_of(ContactCreate)),
     user: CommerceUser = Depends(_path_user),
     session: AsyncSession = DbSession,
 ) -> ContactRead:
-    contact = await service.add_contact(session, principal.require_tenant(), user, data)
+    contact = await children.add_contact(session, principal.require_tenant(), user, data)
     return ContactRead.of(contact)
 
 
@@ -425,11 +404,11 @@ async def update_contact(
     user_id: str = Path(alias="userId"),
     contact_id: str = Path(alias="contactId"),
     data: ContactUpdate = Depends(
-        _body(ContactUpdate, {"contact_type": IMMUTABLE, "source": IMMUTABLE})
+        body_of(ContactUpdate, refused=immutable("contact_type", "source"))
     ),
     session: AsyncSession = DbSession,
 ) -> ContactRead:
-    contact = await service.update_contact(
+    contact = await children.update_contact(
         session,
         principal.require_tenant(),
         parse_uuid("commerceId", commerce_id),
@@ -452,7 +431,7 @@ async def delete_contact(
     contact_id: str = Path(alias="contactId"),
     session: AsyncSession = DbSession,
 ) -> Response:
-    await service.delete_contact(
+    await children.delete_contact(
         session,
         principal.require_tenant(),
         parse_uuid("commerceId", commerce_id),

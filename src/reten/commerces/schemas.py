@@ -9,10 +9,8 @@ so they can be reported at a precise path too.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -22,16 +20,14 @@ from pydantic import (
     Strict,
     StrictBool,
     StringConstraints,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
 
 from reten.commerces.models import CommerceUserRole, ContactType, RecordSource
-from reten.kit.casing import Spelling, normalise_keys, to_snake
-from reten.kit.errors import ValidationFailed
-from reten.kit.jsonbody import NUL_MESSAGE, details_from, humanise, nul_paths
+from reten.kit.pagination import Page
 from reten.kit.schemas import InputModel, Name255, ReadModel, Timestamp
+from reten.kit.sync import SyncBody
 from reten.kit.validators import Metadata, NoNull, check_e164, check_email, join_name
 
 if TYPE_CHECKING:
@@ -41,8 +37,6 @@ if TYPE_CHECKING:
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
 
-FREEFORM = frozenset({"metadata"})
-MAX_SYNC_ITEMS = 1000
 MAX_ADDRESSES = 100
 MAX_USERS = 100
 MAX_CONTACTS = 50
@@ -312,148 +306,8 @@ class CommerceUpdate(InputModel):
     metadata: Annotated[Metadata | None, NoNull] = None
 
 
-class SyncBody(InputModel):
-    """The documented shape of the sync body (the endpoint validates it item by item)."""
-
-    items: list[CommerceSyncItem] = Field(min_length=1, max_length=MAX_SYNC_ITEMS)
-
-
-# --- parsing -----------------------------------------------------------------------------------
-
-ModelT = TypeVar("ModelT", bound=InputModel)
-
-
-def parse_input(
-    model: type[ModelT],
-    data: dict[str, Any],
-    *,
-    refused: Mapping[str, str] | None = None,
-) -> ModelT:
-    """Validate a request body: field errors, refused fields and cross-field rules, all at once.
-
-    `refused` maps snake_case field names that may not be sent (immutable fields) to the
-    message given when they are.
-    """
-    normalised, spelling = normalise_keys(data, FREEFORM)
-    details = [{"field": path, "message": NUL_MESSAGE} for path in nul_paths(data)]
-    details += [
-        {"field": spelling.path((name,)), "message": message}
-        for name, message in (refused or {}).items()
-        if name in normalised
-    ]
-    try:
-        obj = model.model_validate(normalised)
-    except ValidationError as exc:
-        raise ValidationFailed(details + details_from(exc, spelling)) from None
-    check = getattr(obj, "problems", None)
-    if check is not None:
-        details += [{"field": spelling.path(loc), "message": m} for loc, m in check()]
-    if details:
-        raise ValidationFailed(details)
-    return obj
-
-
-@lru_cache(maxsize=4096)
-def _snake(key: str) -> str:
-    return to_snake(key)
-
-
-def _snake_keys(data: Any) -> Any:
-    """`normalise_keys` without the spelling record, for the sync hot path: the spelling of an
-    item is worked out only when that item has a problem to report (snake_case wins here too)."""
-    # A body already in snake_case (the usual case) is returned as is, not copied: a sync of
-    # 1000 items would otherwise allocate tens of thousands of objects for nothing.
-    if isinstance(data, list):
-        converted = [_snake_keys(value) for value in data]
-        same = all(new is old for new, old in zip(converted, data, strict=True))
-        return data if same else converted
-    if not isinstance(data, dict):
-        return data
-    out: dict[str, Any] = {}
-    camel: list[tuple[str, Any]] = []
-    changed = False
-    for key, value in data.items():
-        snake = _snake(key)
-        if snake == key:
-            new = value if key in FREEFORM else _snake_keys(value)
-            changed = changed or new is not value
-            out[key] = new
-        else:
-            camel.append((snake, value))
-    for snake, value in camel:
-        changed = True
-        if snake not in out:
-            out[snake] = value if snake in FREEFORM else _snake_keys(value)
-    return out if changed else data
-
-
-@dataclass
-class SyncBatch:
-    """A sync body validated item by item: the valid items, and the problems of the others.
-
-    Item problems are kept, not raised, so that the service can add the problems only the
-    database can reveal (a tax id held by another commerce) and answer with all of them.
-    """
-
-    raw: list[Any]
-    items: list[CommerceSyncItem | None]
-    items_key: str = "items"
-    # A location is a path of field names and indexes, or a path already spelled the caller's
-    # way (the NUL check walks the raw body, so it knows the spelling itself).
-    problems: dict[int, list[tuple[Loc | str, str]]] = field(default_factory=dict)
-    _spellings: dict[int, Spelling] = field(default_factory=dict)
-
-    def add(self, index: int, loc: Loc | str, message: str) -> None:
-        self.problems.setdefault(index, []).append((loc, message))
-
-    def valid(self) -> list[tuple[int, CommerceSyncItem]]:
-        return [(i, item) for i, item in enumerate(self.items) if item is not None]
-
-    def item_spelling(self, index: int) -> Spelling:
-        if index not in self._spellings:
-            self._spellings[index] = normalise_keys(self.raw[index], FREEFORM)[1]
-        return self._spellings[index]
-
-    def inner_path(self, index: int, loc: Loc | str) -> str:
-        """`users[0].externalId`: where in item `index` a problem is, as the caller spelled it."""
-        return loc if isinstance(loc, str) else self.item_spelling(index).path(loc)
-
-    def path(self, index: int, loc: Loc | str) -> str:
-        """`items[3].users[0].externalId`: the path of a problem, as the caller spelled it."""
-        inner = self.inner_path(index, loc)
-        return f"{self.items_key}[{index}]" + (f".{inner}" if inner else "")
-
-
-def parse_sync(data: dict[str, Any], *, may_hold_nul: bool = True) -> SyncBatch:
-    """Validate a sync body item by item. `may_hold_nul=False` skips the NUL walk when the raw
-    bytes show there is none (JSON can only carry NUL as the escape `\\u0000`)."""
-    key = "items" if "items" in data else next((k for k in data if _snake(k) == "items"), None)
-    if key is None:
-        raise ValidationFailed.one("items", "is required")
-    raw_items = data[key]
-    if not isinstance(raw_items, list):
-        raise ValidationFailed.one(key, "must be an array")
-    if not 1 <= len(raw_items) <= MAX_SYNC_ITEMS:
-        raise ValidationFailed.one(key, f"must hold 1-{MAX_SYNC_ITEMS} items")
-    batch = SyncBatch(raw=raw_items, items=[], items_key=key)
-    for i, raw in enumerate(raw_items):
-        if may_hold_nul:
-            for path in nul_paths(raw):
-                batch.add(i, path, NUL_MESSAGE)
-        try:
-            item = CommerceSyncItem.model_validate(_snake_keys(raw))
-        except ValidationError as exc:
-            batch.items.append(None)
-            for err in exc.errors(include_url=False):
-                loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-                batch.add(i, loc, humanise(err))
-            continue
-        problems = item.problems()
-        # Rule S: an item with a problem is not written, so it does not count as valid either.
-        batch.items.append(None if problems or i in batch.problems else item)
-        for loc, message in problems:
-            batch.add(i, loc, message)
-    return batch
+class CommerceSync(SyncBody[CommerceSyncItem]):
+    """The body of POST /api/commerces/sync (validated item by item, see `kit.sync`)."""
 
 
 # --- responses ---------------------------------------------------------------------------------
@@ -575,20 +429,5 @@ class CommerceDetailRead(CommerceRead):
     users: list[CommerceUserRead]
 
 
-class PageMeta(ReadModel):
-    page: int
-    limit: int
-    total: int
-    total_pages: int
-    total_is_estimate: bool | None = Field(default=None, description="present (true) when capped")
-
-
-class CommercePage(ReadModel):
-    data: list[CommerceRead]
-    meta: PageMeta
-
-
-class SyncResultRead(ReadModel):
-    created: int
-    updated: int
-    total: int
+class CommercePage(Page[CommerceRead]):
+    """GET /api/commerces."""

@@ -224,8 +224,9 @@ class DispatchService:
         async with self.db.sessionmaker() as session:
             row = (
                 await session.execute(
-                    configs_with_provider().where(
-                        DispatchConfig.tenant_id == tenant_id,
+                    TenantRepository(session, tenant_id)
+                    .where(DispatchConfig, configs_with_provider())
+                    .where(
                         DispatchConfig.id == config_id,
                         DispatchConfig.deleted_at.is_(None),
                     )

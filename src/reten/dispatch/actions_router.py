@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reten.activities.schemas import ActivityDetailRead
 from reten.activity_detail.service import detail_or_404
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.dispatch.actions import DispatchService
+from reten.dispatch.schemas import DeliveryTestRead, ResendAcceptedRead
 from reten.kit.params import parse_uuid
 from reten.kit.responses import json_response
 from reten.runtime import DbSession
@@ -40,6 +42,7 @@ async def dispatch_task(
 
 @router.post(
     "/api/activities/{id}/retry-dispatch",
+    response_model=ActivityDetailRead,
     summary="Make a dispatch-failed activity READY again with a fresh schedule",
 )
 async def retry_dispatch(
@@ -56,6 +59,7 @@ async def retry_dispatch(
 @router.post(
     "/api/activities/{id}/resend",
     status_code=202,
+    response_model=ResendAcceptedRead,
     summary="Deliver a DISPATCHED activity once more (same webhook-id)",
 )
 async def resend(
@@ -69,6 +73,7 @@ async def resend(
 
 @router.post(
     "/api/dispatch-configs/{id}/test",
+    response_model=DeliveryTestRead,
     summary="Deliver a synthetic activity through a config; nothing is stored",
 )
 async def test_config(

@@ -39,7 +39,7 @@ from reten.dispatch.providers import provider_for
 from reten.dispatch.providers.base import DeliveryConfig, Provider
 from reten.dispatch.service import open_config_secrets, settings_of
 from reten.kit.actor import Actor
-from reten.kit.db import Database
+from reten.kit.db import Database, TenantRepository
 from reten.kit.secretbox import SecretBox, SecretBoxError
 from reten.kit.time import utcnow
 from reten.resolution import service as resolution
@@ -144,9 +144,9 @@ async def claim(
     disjoint sets; on SQLite the write transaction itself serialises claimers.
     """
     stmt = (
-        select(Activity)
+        TenantRepository(session, config.tenant_id)
+        .select(Activity)
         .where(
-            Activity.tenant_id == config.tenant_id,
             Activity.channel == config.channel,
             _due(now),
         )

@@ -11,6 +11,9 @@ from sqlalchemy.types import Uuid
 
 from reten.kit.db import Base, IdMixin, JSONType, TenantScoped, TimestampMixin, UTCDateTime
 from reten.kit.time import utcnow
+from reten.kit.unique import conflict
+
+CHANNEL_TAKEN = "channel already has an active dispatch config"
 
 
 class ProviderCode(StrEnum):
@@ -69,6 +72,7 @@ class DispatchConfig(IdMixin, TimestampMixin, TenantScoped, Base):
             "tenant_id",
             "channel",
             unique=True,
+            info=conflict(message=CHANNEL_TAKEN),
             sqlite_where=text("is_active AND deleted_at IS NULL"),
             postgresql_where=text("is_active AND deleted_at IS NULL"),
         ),

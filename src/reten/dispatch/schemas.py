@@ -18,9 +18,7 @@ from pydantic import (
     AfterValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
     StringConstraints,
-    ValidationError,
 )
 
 from reten.activities.models import Channel
@@ -30,14 +28,14 @@ from reten.dispatch.models import (
     DispatchConfig,
     DispatchProvider,
 )
-from reten.kit.casing import Spelling, normalise_keys
-from reten.kit.errors import ValidationFailed
-from reten.kit.jsonbody import NUL_MESSAGE, humanise, nul_paths, parse_object
-from reten.kit.schemas import Bool, InputModel, Int, ReadModel, Timestamp
+from reten.kit.jsonbody import body_of, immutable
+from reten.kit.pagination import Page
+from reten.kit.schemas import Bool, InputModel, Int, ReadModel, SpelledInput, Timestamp
 from reten.kit.validators import NoNull
 
 # Keys whose values are the caller's data and are never re-cased (§1.4).
 FREEFORM = frozenset({"credentials"})
+SpelledT = TypeVar("SpelledT", bound=SpelledInput)
 # Fields a PATCH refuses with 400 instead of ignoring (§14.8).
 CONFIG_IMMUTABLE = ("dispatch_provider_id", "channel")
 
@@ -132,18 +130,6 @@ MaxConcurrency = Annotated[Int, _in_range(*SETTING_RANGES["max_concurrency"])]
 FailureLimit = Annotated[Int, _in_range(*SETTING_RANGES["disable_after_consecutive_failures"])]
 
 
-class SpelledInput(InputModel):
-    """A parsed body that remembers how the caller spelled its fields.
-
-    Rules that need storage (the provider's credential schema, whether it needs a base URL) are
-    checked by the service, which names fields the caller's way through `spelled`."""
-
-    _spelling: Spelling = PrivateAttr(default_factory=Spelling)
-
-    def spelled(self, *loc: str | int) -> str:
-        return self._spelling.path(loc)
-
-
 class DispatchSettingsInput(InputModel):
     """`settings` of 14.4. Every key optional; unknown keys are refused (§14.4)."""
 
@@ -182,53 +168,16 @@ class DispatchConfigUpdate(SpelledInput):
     is_active: Annotated[Bool | None, NoNull] = None
 
 
-# --- parsing --------------------------------------------------------------------------------------
-
-SpelledT = TypeVar("SpelledT", bound=SpelledInput)
-
-
-def _details(exc: ValidationError, spelling: Spelling) -> list[dict[str, str]]:
-    details = []
-    for err in exc.errors(include_url=False):
-        # Pydantic adds validator names ("function-after[…]") to locations; drop them.
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        message = UNKNOWN_SETTING if err["type"] == "extra_forbidden" else humanise(err)
-        details.append({"field": spelling.path(loc), "message": message})
-    return details
-
-
-def parse_config_body(
-    model: type[SpelledT], data: dict[str, Any], immutable: tuple[str, ...] = ()
-) -> SpelledT:
-    """A config body: NUL characters, immutable fields and schema problems, all reported
-    together with fields named as the caller spelled them."""
-    problems = [{"field": path, "message": NUL_MESSAGE} for path in nul_paths(data)]
-    normalised, spelling = normalise_keys(data, FREEFORM)
-    problems.extend(
-        {"field": spelling.keys.get(name, name), "message": "is immutable"}
-        for name in immutable
-        if name in normalised
-    )
-    try:
-        parsed = model.model_validate(normalised)
-    except ValidationError as exc:
-        problems.extend(_details(exc, spelling))
-    else:
-        parsed._spelling = spelling
-    if problems:
-        raise ValidationFailed(problems)
-    return parsed
-
-
 def config_body(
-    model: type[SpelledT], immutable: tuple[str, ...] = ()
+    model: type[SpelledT], immutable_fields: tuple[str, ...] = ()
 ) -> Callable[[Request], Awaitable[SpelledT]]:
-    """Dependency reading a request body into `model` with `parse_config_body`'s rules."""
-
-    async def dependency(request: Request) -> SpelledT:
-        return parse_config_body(model, parse_object(await request.body()), immutable)
-
-    return dependency
+    """A config body: the API's body rules, with the refusal of unknown settings spelled out."""
+    return body_of(
+        model,
+        FREEFORM,
+        refused=immutable(*immutable_fields),
+        messages={"extra_forbidden": UNKNOWN_SETTING},
+    )
 
 
 # --- responses ------------------------------------------------------------------------------------
@@ -363,14 +312,24 @@ class DeliveryAttemptRead(ReadModel):
         return cls.model_validate(attempt)
 
 
-class PageMeta(ReadModel):
-    page: int
-    limit: int
-    total: int
-    total_pages: int
-    total_is_estimate: bool | None = None
+class DeliveryAttemptPage(Page[DeliveryAttemptRead]):
+    """GET /api/dispatch-configs/:id/attempts."""
 
 
-class DeliveryAttemptPage(ReadModel):
-    data: list[DeliveryAttemptRead]
-    meta: PageMeta
+class ResendAcceptedRead(ReadModel):
+    """14.12 resend: accepted, delivered in the background."""
+
+    activity_id: uuid.UUID
+    dispatch_config_id: uuid.UUID
+    request_id: str | None
+
+
+class DeliveryTestRead(ReadModel):
+    """14.13: the outcome of one synthetic delivery (nothing stored)."""
+
+    outcome: str
+    http_status: int | None
+    duration_ms: int
+    error: str | None
+    response_excerpt: str | None
+    request_id: str | None

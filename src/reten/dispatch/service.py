@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.activities.lifecycle import ActivityState
@@ -40,21 +39,21 @@ from reten.dispatch.providers.webhook import new_signing_secret
 from reten.dispatch.schemas import (
     DispatchConfigCreate,
     DispatchConfigUpdate,
-    SpelledInput,
     complete_settings,
 )
 from reten.kit.db import TenantRepository
-from reten.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from reten.kit.errors import BadRequest, NotFound, ValidationFailed
 from reten.kit.listing import paginate
 from reten.kit.pagination import PageParams
+from reten.kit.schemas import SpelledInput
 from reten.kit.secretbox import SecretBox
 from reten.kit.signal import mark
 from reten.kit.time import ensure_utc, utcnow
+from reten.kit.unique import unique_as_conflict
 
 PROVIDER_NOT_FOUND = "Dispatch provider not found"
 CONFIG_NOT_FOUND = "Dispatch config not found"
 ACTIVITY_NOT_FOUND = "Activity not found"
-CHANNEL_TAKEN = "channel already has an active dispatch config"
 # How long the previous signing secret keeps signing after a rotation (§14.12).
 SECRET_OVERLAP = timedelta(hours=24)
 
@@ -517,29 +516,16 @@ def _deactivate(config: DispatchConfig, now: datetime) -> None:
     config.deactivated_at = now
 
 
-def _is_rule_1a(exc: IntegrityError) -> bool:
-    text = str(exc.orig)
-    return "uq_dispatch_configs_active_channel" in text or (
-        # SQLite names the columns, not the index.
-        "dispatch_configs.tenant_id, dispatch_configs.channel" in text
-    )
-
-
 async def _commit(session: AsyncSession, *, wake_dispatcher: bool = False) -> None:
     """Commit, answering rule 1A's unique violation with 409 whichever step meets it.
 
     With `wake_dispatcher` the dispatcher is told in the same transaction, so it hears of the
     newly active config exactly when, and only if, the commit succeeds."""
-    try:
+    async with unique_as_conflict(session):
         await session.flush()
         if wake_dispatcher:
             mark(session.sync_session)
         await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        if _is_rule_1a(exc):
-            raise Conflict(CHANNEL_TAKEN) from None
-        raise
 
 
 # --- health (the admin dashboard) -----------------------------------------------------------------

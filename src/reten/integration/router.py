@@ -12,10 +12,10 @@ from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.integration import service
 from reten.integration.schemas import (
-    ResultInput,
+    IntegrationResultCreate,
     ResultRead,
     ResultTypeConfigRead,
-    TaskPageRead,
+    TaskPage,
 )
 from reten.integration.vocabulary import (
     RESULT_STATUS_IN,
@@ -61,7 +61,7 @@ async def task_result_type_configs(
     return etag_json_response(request, body)
 
 
-@router.get("/activities/tasks", response_model=TaskPageRead, summary="List task activities")
+@router.get("/activities/tasks", response_model=TaskPage, summary="List task activities")
 async def list_tasks(
     request: Request,
     principal: Principal = Depends(integration_key(Permission.VIEW_ACTIVITIES)),
@@ -112,7 +112,7 @@ async def list_tasks(
     status_code=201,
     response_model=ResultRead,
     summary="Submit the result of a task activity",
-    openapi_extra=openapi_body(ResultInput),
+    openapi_extra=openapi_body(IntegrationResultCreate),
 )
 async def submit_result(
     request: Request,
@@ -122,7 +122,7 @@ async def submit_result(
 ) -> Response:
     key = validate_key(idempotency_key)
     raw = parse_object(await request.body())
-    data = validate_body(ResultInput, raw, FREEFORM_KEYS)
+    data = validate_body(IntegrationResultCreate, raw, FREEFORM_KEYS)
     if data.activity_id is None and data.provider_activity_id is None:
         raise ValidationFailed.one("activity_id", "activity_id or provider_activity_id is required")
     names = spelled(raw, RESULT_FIELD_NAMES, FREEFORM_KEYS)

@@ -5,26 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import Field
-
 from reten.activities.lifecycle import LifecycleStatus
 from reten.integration.vocabulary import IntegrationResultStatus, IntegrationStatus
-from reten.kit.schemas import Bool, InputModel, ReadModel, Timestamp
-from reten.results.schemas import SmallObject, Str255, TaskResultInput
+from reten.kit.pagination import Page
+from reten.kit.schemas import ReadModel
+from reten.results.schemas import ResultBody
 
 
-class ResultInput(InputModel):
-    """The result body in the integration vocabulary (the task_result part is shared)."""
-
-    activity_id: uuid.UUID | None = None
-    provider_activity_id: Str255 | None = None
-    commerce_external_id: Str255
-    occurred_at: Timestamp
-    status: IntegrationResultStatus
-    external_status: Str255 | None = None
-    hard_override: Bool = False
-    raw_payload: SmallObject = None
-    task_result: TaskResultInput
+class IntegrationResultCreate(ResultBody[IntegrationResultStatus]):
+    """POST /api/integration/activity-results/tasks, in the integration vocabulary."""
 
 
 class ResultTypeConfigRead(ReadModel):
@@ -69,17 +58,8 @@ class TaskItemRead(ReadModel):
     provider_activity_id: str | None
 
 
-class PageMeta(ReadModel):
-    page: int
-    limit: int
-    total: int
-    total_pages: int
-    total_is_estimate: bool | None = Field(default=None, description="present (true) when capped")
-
-
-class TaskPageRead(ReadModel):
-    data: list[TaskItemRead]
-    meta: PageMeta
+class TaskPage(Page[TaskItemRead]):
+    """GET /api/integration/activities/tasks."""
 
 
 class TaskResultRead(ReadModel):

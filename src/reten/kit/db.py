@@ -1,7 +1,8 @@
 """Database machinery: engine, sessions, the base model and the tenant-scoped repository.
 
-Every tenant-scoped read goes through `TenantRepository`, which builds its statements from the
-tenant id it was created with, so no caller can forget the filter.
+Every tenant-scoped read and write goes through `TenantRepository`, which builds its statements
+(SELECT, UPDATE, DELETE, and the tenant criterion of a join) from the tenant id it was created
+with, so no caller can forget the filter.
 """
 
 from __future__ import annotations
@@ -10,7 +11,22 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, Select, event, func, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Delete,
+    ForeignKey,
+    MetaData,
+    Select,
+    Table,
+    Update,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -104,6 +120,20 @@ class TenantRepository:
     def where(self, model: type[Any], stmt: SelectT) -> SelectT:
         """Scope an arbitrary statement (joins, counts) on `model` to the tenant."""
         return stmt.where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined,no-any-return]
+
+    def owns(self, target: type[Any] | Table) -> ColumnElement[bool]:
+        """`target.tenant_id = <tenant>`: for the ON clause of an outer join, which a WHERE
+        would turn into an inner one."""
+        column = target.c.tenant_id if isinstance(target, Table) else target.tenant_id
+        return column == self.tenant_id
+
+    def update(self, target: type[Any] | Table) -> Update:
+        """`UPDATE target … WHERE tenant_id = <tenant>`: add the row criteria and the values."""
+        return update(target).where(self.owns(target))
+
+    def delete(self, target: type[Any] | Table) -> Delete:
+        """`DELETE FROM target WHERE tenant_id = <tenant>`: add the row criteria."""
+        return delete(target).where(self.owns(target))
 
     async def get(self, model: type[ModelT], id_: uuid.UUID) -> ModelT | None:
         stmt = self.select(model).where(model.id == id_)  # type: ignore[attr-defined]

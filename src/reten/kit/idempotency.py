@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, String, UniqueConstraint, delete, select, update
+from sqlalchemy import Integer, String, UniqueConstraint, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from reten.kit.db import Base, IdMixin, TenantScoped, TimestampMixin, UTCDateTime
+from reten.kit.db import Base, IdMixin, TenantRepository, TenantScoped, TimestampMixin, UTCDateTime
 from reten.kit.errors import Conflict, Unprocessable, ValidationFailed
 from reten.kit.time import utcnow
 
@@ -86,10 +86,9 @@ class IdempotencyClaim:
                 await session.rollback()
             existing = (
                 await session.execute(
-                    select(IdempotencyRecord).where(
-                        IdempotencyRecord.tenant_id == self.tenant_id,
-                        IdempotencyRecord.key == self.key,
-                    )
+                    TenantRepository(session, self.tenant_id)
+                    .select(IdempotencyRecord)
+                    .where(IdempotencyRecord.key == self.key)
                 )
             ).scalar_one_or_none()
             await session.commit()
@@ -114,8 +113,9 @@ class IdempotencyClaim:
     async def complete(self, session: AsyncSession, status_code: int, body: Any) -> None:
         """Record the response; joins the caller's transaction (the caller commits)."""
         await session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.tenant_id == self.tenant_id, IdempotencyRecord.key == self.key)
+            TenantRepository(session, self.tenant_id)
+            .update(IdempotencyRecord)
+            .where(IdempotencyRecord.key == self.key)
             .values(status_code=status_code, response_body=orjson.dumps(body).decode())
         )
 
@@ -123,8 +123,9 @@ class IdempotencyClaim:
         """Forget the claim after a server error, so the client's retry runs for real."""
         await session.rollback()
         await session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.tenant_id == self.tenant_id,
+            TenantRepository(session, self.tenant_id)
+            .delete(IdempotencyRecord)
+            .where(
                 IdempotencyRecord.key == self.key,
                 IdempotencyRecord.status_code.is_(None),
             )

@@ -6,7 +6,7 @@ schema errors → 400 with `details` naming fields as the caller spelled them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from reten.kit.casing import Spelling, normalise_keys
 from reten.kit.errors import BadRequest, ValidationFailed
+from reten.kit.schemas import SpelledInput
 
 MAX_DEPTH = 32
 
@@ -54,13 +55,20 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def details_from(exc: ValidationError, spelling: Spelling) -> list[dict[str, str]]:
+def details_from(
+    exc: ValidationError, spelling: Spelling, messages: Mapping[str, str] | None = None
+) -> list[dict[str, str]]:
     details = []
     for err in exc.errors(include_url=False):
-        loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and "[" in part))
-        field = spelling.path(loc)
-        details.append({"field": field, "message": humanise(err)})
+        loc = clean_loc(err["loc"])
+        message = (messages or {}).get(err["type"]) or humanise(err)
+        details.append({"field": spelling.path(loc), "message": message})
     return details
+
+
+def clean_loc(loc: Iterable[str | int]) -> tuple[str | int, ...]:
+    """Pydantic adds validator names ("function-after[…]") to locations; drop them."""
+    return tuple(part for part in loc if not (isinstance(part, str) and "[" in part))
 
 
 def humanise(err: Any) -> str:
@@ -120,27 +128,85 @@ def nul_paths(value: Any, path: str = "") -> Iterator[str]:
             yield from nul_paths(child, f"{path}[{index}]")
 
 
-def validate_body(
-    model: type[ModelT], data: dict[str, Any], freeform: frozenset[str] = frozenset()
-) -> ModelT:
+# Keys whose values are the caller's data and are never re-cased (management-api.md §1.4).
+FREEFORM = frozenset({"metadata"})
+IMMUTABLE = "is immutable"
+
+
+def immutable(*names: str) -> dict[str, str]:
+    """`refused` for fields a PATCH refuses with 400 instead of ignoring."""
+    return dict.fromkeys(names, IMMUTABLE)
+
+
+def validate_spelled(
+    model: type[ModelT],
+    data: dict[str, Any],
+    freeform: frozenset[str] = FREEFORM,
+    *,
+    refused: Mapping[str, str] | None = None,
+    context: dict[str, Any] | None = None,
+    messages: Mapping[str, str] | None = None,
+) -> tuple[ModelT, Spelling]:
+    """Validate a parsed body; every problem is reported at once, named as the caller spelled it.
+
+    In order: NUL characters, `refused` fields (snake_case name -> message, e.g. immutable
+    fields) that were sent, schema errors (`messages` overrides the text of an error type), and,
+    when the schema is valid, the model's own cross-field rules: a `problems()` method returning
+    `(location, message)` pairs.
+    """
     problems = [{"field": p, "message": NUL_MESSAGE} for p in nul_paths(data)]
     normalised, spelling = normalise_keys(data, freeform)
+    problems += [
+        {"field": spelling.path((name,)), "message": message}
+        for name, message in (refused or {}).items()
+        if name in normalised
+    ]
     try:
-        validated = model.model_validate(normalised)
+        validated = model.model_validate(normalised, context=context)
     except ValidationError as exc:
-        raise ValidationFailed(problems + details_from(exc, spelling)) from None
+        raise ValidationFailed(problems + details_from(exc, spelling, messages)) from None
+    check = getattr(validated, "problems", None)
+    if callable(check):
+        problems += [{"field": spelling.path(loc), "message": m} for loc, m in check()]
     if problems:
         raise ValidationFailed(problems)
-    return validated
+    if isinstance(validated, SpelledInput):
+        validated._spelling = spelling
+    return validated, spelling
+
+
+def validate_body(
+    model: type[ModelT],
+    data: dict[str, Any],
+    freeform: frozenset[str] = FREEFORM,
+    *,
+    refused: Mapping[str, str] | None = None,
+    context: dict[str, Any] | None = None,
+    messages: Mapping[str, str] | None = None,
+) -> ModelT:
+    """`validate_spelled` without the spelling."""
+    return validate_spelled(
+        model, data, freeform, refused=refused, context=context, messages=messages
+    )[0]
 
 
 def body_of(
-    model: type[ModelT], freeform: frozenset[str] = frozenset()
+    model: type[ModelT],
+    freeform: frozenset[str] = FREEFORM,
+    *,
+    refused: Mapping[str, str] | None = None,
+    context: Callable[[Request], dict[str, Any]] | None = None,
+    messages: Mapping[str, str] | None = None,
 ) -> Callable[[Request], Awaitable[ModelT]]:
-    """Dependency that reads the request body into `model` with the API's casing and errors."""
+    """Dependency that reads the request body into `model` with `validate_body`'s rules;
+    `context` gives the validators what they need from the request (e.g. the settings)."""
 
     async def dependency(request: Request) -> ModelT:
-        return validate_body(model, parse_object(await request.body()), freeform)
+        raw = parse_object(await request.body())
+        given = context(request) if context is not None else None
+        return validate_body(
+            model, raw, freeform, refused=refused, context=given, messages=messages
+        )
 
     return dependency
 

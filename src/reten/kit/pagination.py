@@ -1,12 +1,21 @@
-"""Page parameters (`page`, `per_page` with `limit` as alias) and the page envelope."""
+"""Page parameters (`page`, `per_page` with `limit` as alias) and the page envelope.
+
+Every paginated endpoint answers `Page[T]`: `{"data": [...], "meta": PageMeta}`, one envelope in
+the OpenAPI. Hot lists build the same shape as a dict with `page_envelope` (no model per row).
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from pydantic import Field
 
 from reten.kit.errors import ValidationFailed
+from reten.kit.schemas import ReadModel
+
+ItemT = TypeVar("ItemT")
 
 MAX_PER_PAGE = 100
 # Above this many matching rows a list may answer with a capped estimate (quality.md).
@@ -61,6 +70,21 @@ def parse_page_params(
     if details:
         raise ValidationFailed(details)
     return PageParams(page=page_n, per_page=size)
+
+
+class PageMeta(ReadModel):
+    page: int
+    limit: int
+    total: int
+    total_pages: int
+    total_is_estimate: bool | None = Field(default=None, description="present (true) when capped")
+
+
+class Page(ReadModel, Generic[ItemT]):
+    """The envelope of every paginated list; `meta` is built by `page_envelope`'s rules."""
+
+    data: list[ItemT]
+    meta: PageMeta
 
 
 def page_envelope(

@@ -11,11 +11,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     PlainSerializer,
+    PrivateAttr,
     Strict,
     StringConstraints,
 )
 
-from reten.kit.casing import to_camel
+from reten.kit.casing import Spelling, to_camel
 from reten.kit.time import iso, parse_iso
 
 TIMESTAMP_MESSAGE = "must be an ISO 8601 timestamp with a time zone"
@@ -52,6 +53,18 @@ class InputModel(BaseModel):
     """Request bodies: snake_case fields (camelCase is normalised before validation)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class SpelledInput(InputModel):
+    """A parsed body that remembers how the caller spelled its fields.
+
+    Rules that need storage (a provider's credential schema, say) are checked by the service,
+    which names fields the caller's way through `spelled`; `kit.jsonbody` fills the spelling."""
+
+    _spelling: Spelling = PrivateAttr(default_factory=Spelling)
+
+    def spelled(self, *loc: str | int) -> str:
+        return self._spelling.path(loc)
 
 
 class ReadModel(BaseModel):

@@ -7,6 +7,10 @@ from sqlalchemy import Boolean, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reten.kit.db import Base, IdMixin, JSONType, TenantScoped, TimestampMixin
+from reten.kit.unique import conflict
+
+EMAIL_TAKEN = "email already exists"
+KEY_TAKEN = "type + external_id already exists"
 
 
 class OperatorType(StrEnum):
@@ -18,8 +22,8 @@ class OperatorType(StrEnum):
 class Operator(IdMixin, TimestampMixin, TenantScoped, Base):
     __tablename__ = "operators"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "type", "external_id"),
-        UniqueConstraint("tenant_id", "email"),
+        UniqueConstraint("tenant_id", "type", "external_id", info=conflict(message=KEY_TAKEN)),
+        UniqueConstraint("tenant_id", "email", info=conflict(message=EMAIL_TAKEN)),
         Index("ix_operators_tenant_id_external_id", "tenant_id", "external_id"),
         Index("ix_operators_tenant_id_name", "tenant_id", "first_name", "last_name", "id"),
         Index("ix_operators_tenant_id_created_at", "tenant_id", "created_at", "id"),

@@ -8,11 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
+from reten.kit.jsonbody import body_of, immutable
 from reten.kit.listing import parse_search
 from reten.kit.pagination import page_envelope, parse_page_params
 from reten.kit.params import parse_bool, parse_enum, parse_uuid
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
+from reten.kit.sync import SyncBatch, SyncResultRead, sync_body
 from reten.operators import service
 from reten.operators.models import OperatorType
 from reten.operators.schemas import (
@@ -24,11 +26,7 @@ from reten.operators.schemas import (
     OperatorSync,
     OperatorSyncItem,
     OperatorUpdate,
-    SyncBatch,
-    SyncResultRead,
     check_text,
-    json_body,
-    sync_body,
 )
 from reten.runtime import DbSession
 
@@ -42,7 +40,7 @@ DEFAULT_PER_PAGE = 25
 )
 async def create_operator(
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
-    data: OperatorCreate = Depends(json_body(OperatorCreate)),
+    data: OperatorCreate = Depends(body_of(OperatorCreate)),
     session: AsyncSession = DbSession,
 ) -> OperatorRead:
     return OperatorRead.of(await service.create(session, principal.require_tenant(), data))
@@ -110,7 +108,7 @@ async def get_operator(
 async def update_operator(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
-    data: OperatorUpdate = Depends(json_body(OperatorUpdate, OPERATOR_IMMUTABLE)),
+    data: OperatorUpdate = Depends(body_of(OperatorUpdate, refused=immutable(*OPERATOR_IMMUTABLE))),
     session: AsyncSession = DbSession,
 ) -> OperatorRead:
     operator = await service.update_operator(

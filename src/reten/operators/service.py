@@ -19,21 +19,18 @@ from reten.kit.db import TenantRepository
 from reten.kit.errors import Conflict, NotFound
 from reten.kit.listing import paginate, parse_sort, search_clause
 from reten.kit.pagination import PageParams
+from reten.kit.sync import SyncBatch, SyncResultRead
 from reten.kit.time import utcnow
+from reten.kit.unique import conflict_of, unique_as_conflict
 from reten.kit.validators import merge_metadata, split_name
-from reten.operators.models import Operator, OperatorType
+from reten.operators.models import KEY_TAKEN, Operator, OperatorType
 from reten.operators.schemas import (
     OperatorCreate,
     OperatorRouteRead,
     OperatorSyncItem,
     OperatorUpdate,
-    SyncBatch,
-    SyncResultRead,
 )
 from reten.routes.models import Route, RouteOperator
-
-EMAIL_TAKEN = "email already exists"
-KEY_TAKEN = "type + external_id already exists"
 
 SORTS: dict[str, Any] = {"name": Operator.first_name, "created_at": Operator.created_at}
 
@@ -87,25 +84,6 @@ async def get(session: AsyncSession, tenant_id: uuid.UUID, operator_id: uuid.UUI
     return operator
 
 
-async def _conflict(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    *,
-    email: str | None,
-    external_id: str | None = None,
-) -> Conflict | None:
-    """Name the key a rejected write collided with, by asking the database which one is taken.
-
-    None when the write had no unique key to collide with (the failure was something else).
-    """
-    repo = TenantRepository(session, tenant_id)
-    if email is not None:
-        stmt = repo.where(Operator, select(Operator.id)).where(Operator.email == email)
-        if (await session.execute(stmt.limit(1))).first() is not None:
-            return Conflict(EMAIL_TAKEN)
-    return Conflict(KEY_TAKEN) if external_id is not None else None
-
-
 async def create(session: AsyncSession, tenant_id: uuid.UUID, data: OperatorCreate) -> Operator:
     first, last = split_name(data.name)
     operator = TenantRepository(session, tenant_id).add(
@@ -122,16 +100,8 @@ async def create(session: AsyncSession, tenant_id: uuid.UUID, data: OperatorCrea
             is_placeholder=data.is_placeholder,
         )
     )
-    try:
+    async with unique_as_conflict(session):
         await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        conflict = await _conflict(
-            session, tenant_id, email=data.email, external_id=data.external_id
-        )
-        if conflict is None:
-            raise
-        raise conflict from None
     return operator
 
 
@@ -232,13 +202,8 @@ async def update_operator(
         operator.is_active = data.is_active
     if data.metadata is not None:
         operator.metadata_ = merge_metadata(operator.metadata_, data.metadata)
-    try:
+    async with unique_as_conflict(session):
         await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        if data.email is None:
-            raise
-        raise Conflict(EMAIL_TAKEN) from None  # email is the only unique field a PATCH can change
     return operator
 
 
@@ -266,10 +231,11 @@ async def sync(
     for attempt in (1, 2):
         try:
             return await _sync_once(session, tenant_id, batch)
-        except IntegrityError:
+        except IntegrityError as exc:
             await session.rollback()
             if attempt == 2:
-                raise Conflict(KEY_TAKEN) from None
+                # The declared field when the database names it; the match key otherwise.
+                raise (conflict_of(exc) or Conflict(KEY_TAKEN)) from None
     raise AssertionError("unreachable")
 
 
@@ -284,7 +250,7 @@ async def _sync_once(
     for index, item in items:
         key = (item.type.value, item.external_id)
         if key in first_of_key:
-            batch.problem(
+            batch.add(
                 index,
                 ("external_id",),
                 f"same type + external_id as {batch.path(first_of_key[key])}",
@@ -293,7 +259,7 @@ async def _sync_once(
             first_of_key[key] = index
         if item.email is not None:
             if item.email in first_of_email:
-                batch.problem(
+                batch.add(
                     index, ("email",), f"same email as {batch.path(first_of_email[item.email])}"
                 )
             else:
@@ -316,7 +282,7 @@ async def _sync_once(
     for index, item in items:
         holder = holders.get(item.email) if item.email is not None else None
         if holder is not None and holder != (item.type.value, item.external_id):
-            batch.problem(index, ("email",), "already exists")
+            batch.add(index, ("email",), "already exists")
     batch.reject_if_invalid()
 
     now = utcnow()

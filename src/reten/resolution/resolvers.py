@@ -301,7 +301,7 @@ class CommerceUsers:
             .outerjoin(
                 CommerceUserRoleLink,
                 (CommerceUserRoleLink.commerce_user_id == CommerceUser.id)
-                & (CommerceUserRoleLink.tenant_id == tenant_id),
+                & repo.owns(CommerceUserRoleLink),
             )
             .where(CommerceUser.commerce_id == commerce_id, CommerceUser.is_active.is_(True))
             .order_by(CommerceUser.created_at, CommerceUser.id)
@@ -337,12 +337,11 @@ async def last_contacted(
         repo.where(ActivityTargetUser, select(ActivityTargetUser.commerce_user_id))
         .join(
             Activity,
-            (Activity.id == ActivityTargetUser.activity_id) & (Activity.tenant_id == tenant_id),
+            (Activity.id == ActivityTargetUser.activity_id) & repo.owns(Activity),
         )
         .join(
             CommerceAssignment,
-            (CommerceAssignment.activity_id == Activity.id)
-            & (CommerceAssignment.tenant_id == tenant_id),
+            (CommerceAssignment.activity_id == Activity.id) & repo.owns(CommerceAssignment),
         )
         .where(
             CommerceAssignment.commerce_id == commerce_id,

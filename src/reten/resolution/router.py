@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.activities import resolution_actions
+from reten.activities.schemas import ActivityDetailRead
 from reten.activity_detail.service import detail_or_404
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
@@ -27,8 +28,8 @@ router = APIRouter(prefix="/api/activities", tags=["Activities"])
 
 @router.patch(
     "/{id}/retry-resolution",
+    response_model=ActivityDetailRead,
     summary="Re-run the failed resolution of an UNRESOLVED activity",
-    responses={200: {"description": "ActivityDetail"}},
 )
 async def retry_resolution(
     id: str,

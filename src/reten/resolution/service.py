@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -513,9 +513,9 @@ async def lock_target_users(
 ) -> None:
     """`lock_target_user` for many activities of one tenant in one statement."""
     await session.execute(
-        update(ActivityTargetUser)
+        TenantRepository(session, tenant_id)
+        .update(ActivityTargetUser)
         .where(
-            ActivityTargetUser.tenant_id == tenant_id,
             ActivityTargetUser.activity_id.in_(activity_ids),
             ActivityTargetUser.resolution_status == TargetUserStatus.RESOLVED.value,
         )
@@ -552,8 +552,7 @@ async def target_users(
         repo.where(ActivityTargetUser, select(ActivityTargetUser, CommerceUser))
         .outerjoin(
             CommerceUser,
-            (CommerceUser.id == ActivityTargetUser.commerce_user_id)
-            & (CommerceUser.tenant_id == tenant_id),
+            (CommerceUser.id == ActivityTargetUser.commerce_user_id) & repo.owns(CommerceUser),
         )
         .where(ActivityTargetUser.activity_id == activity_id)
     )
@@ -629,9 +628,9 @@ async def assign_manually(
         "updated_at": now,
     }
     result = await session.execute(
-        update(ActivityTargetUser)
+        TenantRepository(session, target.tenant_id)
+        .update(ActivityTargetUser)
         .where(
-            ActivityTargetUser.tenant_id == target.tenant_id,
             ActivityTargetUser.id == target.id,
             ActivityTargetUser.resolution_status.in_(OPEN_STATUSES),
         )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.activities.lifecycle import ResultStatus
+from reten.activities.schemas import ActivityResultPage, ActivityResultRead
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
@@ -49,6 +50,7 @@ def _render(commerce_external_id: str) -> Any:
 @router.post(
     "/tasks",
     status_code=201,
+    response_model=ActivityResultRead,
     summary="Register a task result (canonical or flat body)",
     openapi_extra=openapi_body(ResultCreate),
 )
@@ -81,7 +83,7 @@ async def create_result(
     return json_response(outcome.body, outcome.status_code, headers)
 
 
-@router.get("", summary="List results (paginated)")
+@router.get("", response_model=ActivityResultPage, summary="List results (paginated)")
 async def list_results(
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
     page: str | None = Query(default=None),
@@ -127,7 +129,7 @@ async def list_results(
     )
 
 
-@router.get("/{id}", summary="One result")
+@router.get("/{id}", response_model=ActivityResultRead, summary="One result")
 async def get_result(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),

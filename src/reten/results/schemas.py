@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from pydantic import AfterValidator, StringConstraints, ValidationError
@@ -36,16 +37,26 @@ class TaskResultInput(InputModel):
     payload: SmallObject = None
 
 
-class ResultCreate(InputModel):
+StatusT = TypeVar("StatusT", bound=StrEnum)
+
+
+class ResultBody(InputModel, Generic[StatusT]):
+    """A task result body. Both APIs take the same fields; only the `status` vocabulary differs
+    (integration/vocabulary.py translates the integration one)."""
+
     activity_id: uuid.UUID | None = None
     provider_activity_id: Str255 | None = None
     commerce_external_id: Str255
     occurred_at: Timestamp
-    status: ResultStatus
+    status: StatusT
     external_status: Str255 | None = None
     hard_override: Bool = False
     raw_payload: SmallObject = None
     task_result: TaskResultInput
+
+
+class ResultCreate(ResultBody[ResultStatus]):
+    """POST /api/activity-results/tasks, in the management vocabulary."""
 
 
 # The caller's own data: stored verbatim, never re-cased.

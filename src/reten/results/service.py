@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,7 @@ from reten.activities.lifecycle import (
 from reten.activities.models import Activity, ActivityType
 from reten.activity_config import service as activity_config
 from reten.activity_config.models import TaskResultType
-from reten.commerces import service as commerces
+from reten.commerces import queries as commerce_queries
 from reten.commerces.models import Commerce
 from reten.kit.actor import Actor
 from reten.kit.db import TenantRepository
@@ -181,7 +181,9 @@ async def _register(
         )
     for attempt in range(activities.TRANSITION_ROUNDS):
         activity = await _link(session, tenant_id, data)
-        commerce = await commerces.get_by_external_id(session, tenant_id, data.commerce_external_id)
+        commerce = await commerce_queries.get_by_external_id(
+            session, tenant_id, data.commerce_external_id
+        )
         if commerce is None:
             raise NotFound("Commerce not found")
         if activity is not None:
@@ -329,10 +331,10 @@ async def _apply(
     if data.activity_id and data.provider_activity_id and activity.provider_activity_id is None:
         # Both ids given and none recorded yet: remember the external system's id. It is unique
         # per tenant, so an id already recorded on another activity is a conflict, not a retry.
+        repo = TenantRepository(session, activity.tenant_id)
         taken = await session.execute(
-            select(Activity.id).where(
-                Activity.tenant_id == activity.tenant_id,
-                Activity.provider_activity_id == data.provider_activity_id,
+            repo.where(Activity, select(Activity.id)).where(
+                Activity.provider_activity_id == data.provider_activity_id
             )
         )
         if taken.first() is not None:
@@ -346,8 +348,9 @@ async def _apply(
         return False
     if superseded is not None:
         await session.execute(
-            update(ActivityResult)
-            .where(ActivityResult.id == superseded, ActivityResult.tenant_id == activity.tenant_id)
+            TenantRepository(session, activity.tenant_id)
+            .update(ActivityResult)
+            .where(ActivityResult.id == superseded)
             .values(superseded_by_id=result.id)
             .execution_options(synchronize_session=False)
         )

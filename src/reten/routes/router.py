@@ -8,17 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
+from reten.kit.jsonbody import body_of
 from reten.kit.listing import parse_search
 from reten.kit.pagination import page_envelope, parse_page_params
 from reten.kit.params import parse_bool, parse_uuid
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
+from reten.kit.sync import SyncBatch, SyncResultRead, sync_body
 from reten.operators.schemas import (
-    SyncBatch,
-    SyncResultRead,
     check_text,
-    json_body,
-    sync_body,
 )
 from reten.routes import service
 from reten.routes.models import Route
@@ -63,7 +61,7 @@ async def _path_route(
 )
 async def create_route(
     principal: Principal = Depends(manage_routes),
-    data: RouteCreate = Depends(json_body(RouteCreate)),
+    data: RouteCreate = Depends(body_of(RouteCreate)),
     session: AsyncSession = DbSession,
 ) -> RouteDetailRead:
     return await service.create(session, principal.require_tenant(), data)
@@ -122,7 +120,7 @@ async def get_route(
 async def update_route(
     id: str,
     principal: Principal = Depends(manage_routes),
-    data: RouteUpdate = Depends(json_body(RouteUpdate)),
+    data: RouteUpdate = Depends(body_of(RouteUpdate)),
     session: AsyncSession = DbSession,
 ) -> RouteDetailRead:
     return await service.update_route(
@@ -148,7 +146,7 @@ async def delete_route(
 )
 async def add_route_operator(
     principal: Principal = Depends(manage_routes),
-    data: RouteOperatorCreate = Depends(json_body(RouteOperatorCreate)),
+    data: RouteOperatorCreate = Depends(body_of(RouteOperatorCreate)),
     route: Route = Depends(_path_route),
     session: AsyncSession = DbSession,
 ) -> RouteOperatorRead:
@@ -180,7 +178,7 @@ async def remove_route_operator(
 )
 async def add_route_commerce(
     principal: Principal = Depends(manage_routes),
-    data: RouteCommerceCreate = Depends(json_body(RouteCommerceCreate)),
+    data: RouteCommerceCreate = Depends(body_of(RouteCommerceCreate)),
     route: Route = Depends(_path_route),
     session: AsyncSession = DbSession,
 ) -> RouteCommerceRead:

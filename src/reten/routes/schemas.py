@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
+from reten.kit.pagination import Page
 from reten.kit.schemas import InputModel, Name255, ReadModel, Timestamp
+from reten.kit.sync import SyncBody
 from reten.kit.validators import Metadata, NoNull
 from reten.operators.models import OperatorType
-from reten.operators.schemas import ExternalId, PageMeta
+from reten.operators.schemas import ExternalId
 from reten.routes.models import Route, RouteCommerce, RouteOperator, RouteOperatorRole
 
 Description = Annotated[
@@ -61,10 +63,8 @@ class RouteSyncItem(InputModel):
     ] = None
 
 
-class RouteSync(InputModel):
-    """Documents the body of 10.6 in the OpenAPI; parsing goes through `parse_sync_batch`."""
-
-    items: list[RouteSyncItem] = Field(min_length=1, max_length=1000)
+class RouteSync(SyncBody[RouteSyncItem]):
+    """The body of 10.6 (validated item by item, see `kit.sync`)."""
 
 
 class RouteOperatorCreate(InputModel):
@@ -150,6 +150,5 @@ class RouteCommerceRead(ReadModel):
         return cls.model_validate(link)
 
 
-class RoutePage(ReadModel):
-    data: list[RouteRead]
-    meta: PageMeta
+class RoutePage(Page[RouteRead]):
+    """GET /api/routes."""

@@ -21,11 +21,11 @@ from reten.kit.db import TenantRepository
 from reten.kit.errors import Conflict, NotFound
 from reten.kit.listing import paginate, parse_sort, search_clause
 from reten.kit.pagination import PageParams
+from reten.kit.sync import SyncBatch, SyncResultRead
 from reten.kit.time import utcnow
 from reten.kit.validators import join_name, merge_metadata
 from reten.operators import service as operators
 from reten.operators.models import Operator
-from reten.operators.schemas import SyncBatch, SyncResultRead
 from reten.routes.models import Route, RouteCommerce, RouteOperator, RouteOperatorRole
 from reten.routes.schemas import (
     RouteCommerceCreate,
@@ -369,22 +369,22 @@ def _check_batch(batch: SyncBatch[RouteSyncItem]) -> None:
     for index, item in batch.valid():
         if item.external_id in first_of_key:
             first = batch.path(first_of_key[item.external_id])
-            batch.problem(index, ("external_id",), f"same external_id as {first}")
+            batch.add(index, ("external_id",), f"same external_id as {first}")
         else:
             first_of_key[item.external_id] = index
         seen_operators: dict[tuple[str, str], int] = {}
         for k, ref in enumerate(item.operators or []):
             key = (ref.type.value, ref.external_id)
             if key in seen_operators:
-                first = batch.path(index, "operators", seen_operators[key])
-                batch.problem(index, ("operators", k), f"same operator as {first}")
+                first = batch.path(index, ("operators", seen_operators[key]))
+                batch.add(index, ("operators", k), f"same operator as {first}")
             else:
                 seen_operators[key] = k
         seen_commerces: dict[str, int] = {}
         for k, ext in enumerate(item.commerce_external_ids or []):
             if ext in seen_commerces:
-                first = batch.path(index, "commerce_external_ids", seen_commerces[ext])
-                batch.problem(index, ("commerce_external_ids", k), f"same commerce as {first}")
+                first = batch.path(index, ("commerce_external_ids", seen_commerces[ext]))
+                batch.add(index, ("commerce_external_ids", k), f"same commerce as {first}")
             else:
                 seen_commerces[ext] = k
 
@@ -429,16 +429,14 @@ def _check_references(
     for index, item in batch.valid():
         for k, ref in enumerate(item.operators or []):
             if (ref.type.value, ref.external_id) not in operator_ids:
-                batch.problem(
+                batch.add(
                     index,
                     ("operators", k, "external_id"),
                     f"no {ref.type.value} operator has this external_id",
                 )
         for k, ext in enumerate(item.commerce_external_ids or []):
             if ext not in commerce_ids:
-                batch.problem(
-                    index, ("commerce_external_ids", k), "no commerce has this external_id"
-                )
+                batch.add(index, ("commerce_external_ids", k), "no commerce has this external_id")
 
 
 @dataclass

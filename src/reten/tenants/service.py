@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.activities.models import Activity
 from reten.auth.permissions import Role
 from reten.auth.principal import Principal
+from reten.kit.db import TenantRepository
 from reten.kit.errors import Conflict, NotFound
 from reten.results.models import ActivityResult
 from reten.tenants.models import Tenant
@@ -110,7 +111,8 @@ async def delete_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     # Activity data first: activities and results reference commerces, routes and operators with
     # RESTRICT (no single record may vanish from under an activity), so they must go before the
     # cascade from the tenant reaches those records.
-    await session.execute(delete(ActivityResult).where(ActivityResult.tenant_id == tenant_id))
-    await session.execute(delete(Activity).where(Activity.tenant_id == tenant_id))
+    repo = TenantRepository(session, tenant_id)
+    await session.execute(repo.delete(ActivityResult))
+    await session.execute(repo.delete(Activity))
     await session.delete(tenant)
     await session.commit()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.auth.dependencies import tenant_user
 from reten.auth.permissions import Permission, Role
 from reten.auth.principal import Principal
-from reten.kit.errors import ValidationFailed
-from reten.kit.jsonbody import body_of, parse_object, validate_body
+from reten.kit.jsonbody import body_of
 from reten.kit.listing import parse_search
 from reten.kit.pagination import page_envelope, parse_page_params
 from reten.kit.params import parse_bool, parse_enum, parse_uuid
@@ -17,12 +16,21 @@ from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession
 from reten.users import service
-from reten.users.schemas import RolesUpdate, UserCreate, UserRead, UserRolesRead, UserUpdate
+from reten.users.schemas import (
+    RolesUpdate,
+    UserCreate,
+    UserPage,
+    UserRead,
+    UserRolesRead,
+    UserUpdate,
+)
 
 router = APIRouter(prefix="/api/user", tags=["Users"])
 
 
-@router.get("/tenant-users", summary="Users of the active tenant (paginated)")
+@router.get(
+    "/tenant-users", response_model=UserPage, summary="Users of the active tenant (paginated)"
+)
 async def list_tenant_users(
     principal: Principal = Depends(tenant_user(Permission.VIEW_USERS)),
     page: str | None = Query(default=None),
@@ -69,28 +77,18 @@ async def create_user(
     return UserRead.of(user)
 
 
-async def _update_body(request: Request) -> UserUpdate:
-    raw = parse_object(await request.body())
-    immutable = [k for k in ("email", "roles") if k in raw]
-    if immutable:
-        raise ValidationFailed(
-            [
-                {
-                    "field": k,
-                    "message": "is immutable here"
-                    + (" (use PUT /api/user/:id/roles)" if k == "roles" else ""),
-                }
-                for k in immutable
-            ]
-        )
-    return validate_body(UserUpdate, raw)
+# A member's email and roles change elsewhere, never through the PATCH.
+_USER_REFUSED = {
+    "email": "is immutable here",
+    "roles": "is immutable here (use PUT /api/user/:id/roles)",
+}
 
 
 @router.patch("/{id}", response_model=UserRead, openapi_extra=openapi_body(UserUpdate))
 async def update_user(
     id: str,
     principal: Principal = Depends(tenant_user(Permission.UPDATE_USER)),
-    data: UserUpdate = Depends(_update_body),
+    data: UserUpdate = Depends(body_of(UserUpdate, refused=_USER_REFUSED)),
     session: AsyncSession = DbSession,
 ) -> UserRead:
     user = await service.update_member(

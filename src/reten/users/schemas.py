@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, field_validator
 
 from reten.auth.permissions import Role, sort_roles
+from reten.kit.pagination import Page
 from reten.kit.schemas import Bool, InputModel, Name100, Password, ReadModel, Timestamp
 from reten.kit.validators import Email, NoNull
 from reten.users.models import User
@@ -71,3 +72,7 @@ class UserRead(ReadModel):
 class UserRolesRead(ReadModel):
     id: uuid.UUID
     roles: list[str]
+
+
+class UserPage(Page[UserRead]):
+    """GET /api/user/tenant-users."""

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Select, String, cast, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -14,10 +13,12 @@ from reten.api_keys import service as api_keys
 from reten.auth.permissions import Role, may_grant, outranks, sort_roles
 from reten.auth.principal import Principal
 from reten.kit.crypto import hash_password, sha256_hex, verify_password
+from reten.kit.db import TenantRepository
 from reten.kit.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from reten.kit.listing import paginate, parse_sort, search_clause
 from reten.kit.pagination import PageParams
 from reten.kit.time import utcnow
+from reten.kit.unique import unique_as_conflict
 from reten.kit.validators import check_email, normalise_email
 from reten.tenants.models import Tenant
 from reten.users.models import Membership, RefreshToken, User
@@ -59,20 +60,17 @@ async def create_user(
         is_active=True,
     )
     session.add(user)
-    try:
+    async with unique_as_conflict(session):
         await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        raise Conflict("email already exists") from None
     return user
 
 
 async def add_membership(session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
     exists = (
         await session.execute(
-            select(Membership.id).where(
-                Membership.user_id == user_id, Membership.tenant_id == tenant_id
-            )
+            TenantRepository(session, tenant_id)
+            .where(Membership, select(Membership.id))
+            .where(Membership.user_id == user_id)
         )
     ).scalar_one_or_none()
     if exists is None:
@@ -166,11 +164,8 @@ async def create_member(
         roles=roles,
     )
     await add_membership(session, user.id, tenant_id)
-    try:
+    async with unique_as_conflict(session):  # a concurrent create with the same email won
         await session.commit()
-    except IntegrityError:  # a concurrent create with the same email won
-        await session.rollback()
-        raise Conflict("email already exists") from None
     return user
 
 
