@@ -77,8 +77,8 @@ class Live:
     def admin(self) -> Reten:
         return Reten(self.base_url, self.admin_key, max_retries=0)
 
-    def world(self, tasks: int, *, same_time: bool = False) -> World:
-        tag = uuid.uuid4().hex[:10]
+    def world(self, tasks: int, *, same_time: bool = False, suffix: str = "") -> World:
+        tag = uuid.uuid4().hex[:10] + suffix
         with self.admin() as admin:
             admin.commerces.sync([{"external_id": f"C-{tag}", "name": f"Store {tag}"}])
             admin.operators.sync(
