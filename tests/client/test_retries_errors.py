@@ -249,3 +249,55 @@ class TestLogging:
         for secret in (live.api_key, live.api_key[7:], live.api_key[:-4] + "beef"):
             assert secret not in logged
             assert secret not in str(caught.value) and secret not in repr(caught.value.body)
+
+
+class TestManagementRetries:
+    def test_activity_create_retried_after_commit_returns_the_one_activity(
+        self, live: Live, proxy: FaultProxy
+    ) -> None:
+        world = live.world(0)
+        proxy.plan("POST", "/api/activities", Fault(reset_after_forward=True))
+        key = f"retry-{world.commerce_id}"
+        with Reten(proxy.url, live.admin_key, **FAST) as admin:
+            activity = admin.activities.create(
+                type="TASK", reason="retention", channel="CALLCENTER", commerce_id=world.commerce_id,
+                assigned_route_id=world.route_id, assigned_operator_id=world.operator_id,
+                idempotency_key=key, scheduled_at="2030-02-01T09:00:00Z",
+            )  # fmt: skip
+            assert activity.idempotency_key == key and activity.status == "READY"
+            assert activity.task_details is not None and activity.model_extra == {}
+            posts = proxy.requests("POST", "/api/activities")
+            assert [p.upstream_status for p in posts] == [201, 409]
+            listed = admin.request("GET", "/api/activities", params={"idempotency_key": key})
+            assert [a["id"] for a in listed["data"]] == [activity.id]
+            # Without a retry, the duplicate is the caller's to see.
+            with pytest.raises(ConflictError) as caught:
+                admin.activities.create(
+                    type="TASK", reason="retention", channel="CALLCENTER",
+                    commerce_id=world.commerce_id, assigned_route_id=world.route_id,
+                    assigned_operator_id=world.operator_id, idempotency_key=key,
+                    scheduled_at="2030-02-01T09:00:00Z",
+                )  # fmt: skip
+            assert caught.value.activity_id == activity.id
+
+    async def test_async_sync_and_batch_and_changes(self, live: Live, proxy: FaultProxy) -> None:
+        world = live.world(2)
+        proxy.plan("POST", "/api/commerces/sync", Fault(status=503))
+        async with AsyncReten(proxy.url, live.admin_key, **FAST) as admin:
+            synced = await admin.commerces.sync(
+                [{"external_id": world.commerce_external_id, "name": "Renamed"}]
+            )
+            assert (synced.created, synced.updated, synced.total) == (0, 1, 1)
+            batch = await admin.activities.create_batch([
+                {"type": "TASK", "reason": "retention", "channel": "SALESMAN",
+                 "commerce_id": world.commerce_id, "assigned_route_id": world.route_id,
+                 "assigned_operator_id": world.operator_id, "idempotency_key": f"{world.commerce_external_id[2:]}-0",
+                 "scheduled_at": "2030-01-01T09:00:00Z"},
+                {"type": "TASK", "reason": "retention", "channel": "NOPE"},
+            ])  # fmt: skip
+            assert (batch.created, batch.duplicates, batch.errors) == (0, 1, 1)
+            assert batch.results[1].status == "ERROR" and batch.results[1].error
+            changes = await admin.tasks.changes(external_commerce_id=world.commerce_external_id)
+            assert sorted(t.id for t in changes.tasks) == sorted(world.task_ids)
+            assert {t.commerce_name for t in changes.tasks} == {"Renamed"}
+        assert len(proxy.requests("POST", "/api/commerces/sync")) == 2
