@@ -13,7 +13,7 @@ It imports nothing from the server side: httpx and pydantic are all it needs.
 """
 
 from reten.client._async_client import AsyncReten, AsyncTaskPage
-from reten.client._client import Reten, TaskChanges, TaskPage
+from reten.client._client import Reten, TaskPage
 from reten.client._errors import (
     APIError,
     AuthenticationError,
@@ -28,6 +28,7 @@ from reten.client._errors import (
     UnprocessableError,
     ValidationError,
 )
+from reten.client._paging import TaskChanges
 from reten.client.models import (
     Activity,
     BatchResult,

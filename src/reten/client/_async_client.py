@@ -14,23 +14,17 @@ import httpx
 from reten.client import _calls as calls
 from reten.client._base import (
     BaseClient,
-    as_datetime,
+    ClientOptions,
     make_options,
-    server_time,
     transport_error,
-    watermark,
 )
 from reten.client._calls import Call, ListParams, SubmitParams, TaskFilters
 from reten.client._client import (
-    CHANGES_PAGE_SIZE,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
-    TaskChanges,
     _activity_create_call,
     _json,
 )
 from reten.client._errors import ConflictError
-from reten.client._paging import Walk
+from reten.client._paging import ChangesPass, TaskChanges, TaskWalk
 from reten.client.models import (
     Activity,
     BatchResult,
@@ -50,17 +44,10 @@ class AsyncReten(BaseClient):
         base_url: str | None = None,
         api_key: str | None = None,
         *,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_retry_after: float = 60.0,
-        initial_retry_delay: float = 0.5,
-        max_retry_delay: float = 8.0,
         http_client: httpx.AsyncClient | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._options = make_options(
-            base_url, api_key, timeout, max_retries, max_retry_after,
-            initial_retry_delay, max_retry_delay,
-        )  # fmt: skip
+        self._options = make_options(base_url, api_key, options)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient()
         self._bind()
@@ -73,10 +60,10 @@ class AsyncReten(BaseClient):
         self.routes = AsyncRoutes(self)
         self.activities = AsyncActivities(self)
 
-    def with_options(self, **changes: Any) -> AsyncReten:
+    def with_options(self, **changes: Unpack[ClientOptions]) -> AsyncReten:
         """A copy with other `timeout`, `max_retries`, ... sharing this client's connections."""
         copy = object.__new__(AsyncReten)
-        copy._options = self._changed(**changes)
+        copy._options = self._changed(changes)
         copy._owns_http = False
         copy._http = self._http
         copy._bind()
@@ -147,14 +134,13 @@ class AsyncTaskPage:
         self.meta = PageMeta.model_validate(body["meta"])
 
     async def __aiter__(self) -> AsyncIterator[Task]:
-        walk = Walk(self._query)
-        walk.feed(self._body["data"], self.meta.limit)
+        walk = TaskWalk(self._query)
+        walk.start(self._body)
         for task in self.data:
             yield task
-        while (params := walk.next_request()) is not None:
-            body = _json(await self._client._send(Call("GET", calls.TASKS_PATH, params)))
-            for item in walk.feed(body["data"], body["meta"]["limit"]):
-                yield Task.model_validate(item)
+        while (call := walk.next_call()) is not None:
+            for task in walk.take(_json(await self._client._send(call))):
+                yield task
 
 
 class AsyncTasks:
@@ -174,20 +160,10 @@ class AsyncTasks:
         **filters: Unpack[TaskFilters],
     ) -> TaskChanges:
         """Every task created or changed since `since` (all of them when None)."""
-        start = as_datetime(since)
-        query = calls.task_query({"per_page": CHANGES_PAGE_SIZE, **filters, "updated_since": start})
-        walk = Walk(query)
-        tasks: list[Task] = []
-        now: datetime | None = None
-        while (params := walk.next_request()) is not None:
-            response = await self._client._send(Call("GET", calls.TASKS_PATH, params))
-            now = now or server_time(response)
-            body = response.json()
-            tasks += [
-                Task.model_validate(i) for i in walk.feed(body["data"], body["meta"]["limit"])
-            ]
-        assert now is not None
-        return TaskChanges(tasks, watermark(now, start, overlap))
+        changes = ChangesPass(since, overlap, filters)
+        while (call := changes.next_call()) is not None:
+            changes.take(await self._client._send(call))
+        return changes.result()
 
 
 class AsyncResults:

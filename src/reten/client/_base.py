@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 
@@ -40,15 +40,19 @@ class Options:
     max_retry_delay: float
 
 
-def make_options(
-    base_url: str | None,
-    api_key: str | None,
-    timeout: float | httpx.Timeout,
-    max_retries: int,
-    max_retry_after: float,
-    initial_retry_delay: float,
-    max_retry_delay: float,
-) -> Options:
+class ClientOptions(TypedDict, total=False):
+    """What `Reten(...)`, `AsyncReten(...)` and `with_options(...)` accept besides the URL and key."""
+
+    timeout: float | httpx.Timeout  # default 30 s
+    max_retries: int  # default 2
+    max_retry_after: float  # default 60 s
+    initial_retry_delay: float  # default 0.5 s
+    max_retry_delay: float  # default 8 s
+
+
+def make_options(base_url: str | None, api_key: str | None, options: ClientOptions) -> Options:
+    timeout = options.get("timeout", 30.0)
+    max_retries = options.get("max_retries", 2)
     base_url = base_url or os.environ.get("RETEN_BASE_URL")
     api_key = api_key or os.environ.get("RETEN_API_KEY")
     if not base_url:
@@ -62,9 +66,9 @@ def make_options(
         api_key=api_key,
         timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
         max_retries=max_retries,
-        max_retry_after=max_retry_after,
-        initial_retry_delay=initial_retry_delay,
-        max_retry_delay=max_retry_delay,
+        max_retry_after=options.get("max_retry_after", 60.0),
+        initial_retry_delay=options.get("initial_retry_delay", 0.5),
+        max_retry_delay=options.get("max_retry_delay", 8.0),
     )
 
 
@@ -83,10 +87,11 @@ class BaseClient:
     def max_retries(self) -> int:
         return self._options.max_retries
 
-    def _changed(self, **changes: Any) -> Options:
-        if "timeout" in changes and not isinstance(changes["timeout"], httpx.Timeout):
-            changes["timeout"] = httpx.Timeout(changes["timeout"])
-        return replace(self._options, **changes)
+    def _changed(self, changes: ClientOptions) -> Options:
+        values: dict[str, Any] = dict(changes)
+        if "timeout" in values and not isinstance(values["timeout"], httpx.Timeout):
+            values["timeout"] = httpx.Timeout(values["timeout"])
+        return replace(self._options, **values)
 
     def _headers(self, call: Call) -> dict[str, str]:
         headers = {

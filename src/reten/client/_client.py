@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, Unpack
@@ -14,15 +13,13 @@ import httpx
 from reten.client import _calls as calls
 from reten.client._base import (
     BaseClient,
-    as_datetime,
+    ClientOptions,
     make_options,
-    server_time,
     transport_error,
-    watermark,
 )
 from reten.client._calls import Call, ListParams, SubmitParams, TaskFilters
 from reten.client._errors import ConflictError
-from reten.client._paging import Walk
+from reten.client._paging import ChangesPass, TaskChanges, TaskWalk
 from reten.client.models import (
     Activity,
     BatchResult,
@@ -32,22 +29,6 @@ from reten.client.models import (
     SyncResult,
     Task,
 )
-
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_RETRIES = 2
-CHANGES_PAGE_SIZE = 100
-
-
-@dataclass(frozen=True)
-class TaskChanges:
-    """Tasks created or changed since a watermark, and the watermark for the next call.
-
-    Tasks changed within `overlap` seconds before the new watermark come again next time:
-    handle a task idempotently (by `id` and `updated_at`).
-    """
-
-    tasks: list[Task]
-    watermark: datetime
 
 
 def _json(response: httpx.Response) -> Any:
@@ -69,17 +50,10 @@ class Reten(BaseClient):
         base_url: str | None = None,
         api_key: str | None = None,
         *,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_retry_after: float = 60.0,
-        initial_retry_delay: float = 0.5,
-        max_retry_delay: float = 8.0,
         http_client: httpx.Client | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._options = make_options(
-            base_url, api_key, timeout, max_retries, max_retry_after,
-            initial_retry_delay, max_retry_delay,
-        )  # fmt: skip
+        self._options = make_options(base_url, api_key, options)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client()
         self._bind()
@@ -92,10 +66,10 @@ class Reten(BaseClient):
         self.routes = Routes(self)
         self.activities = Activities(self)
 
-    def with_options(self, **changes: Any) -> Reten:
+    def with_options(self, **changes: Unpack[ClientOptions]) -> Reten:
         """A copy with other `timeout`, `max_retries`, ... sharing this client's connections."""
         copy = object.__new__(Reten)
-        copy._options = self._changed(**changes)
+        copy._options = self._changed(changes)
         copy._owns_http = False
         copy._http = self._http
         copy._bind()
@@ -166,13 +140,11 @@ class TaskPage:
         self.meta = PageMeta.model_validate(body["meta"])
 
     def __iter__(self) -> Iterator[Task]:
-        walk = Walk(self._query)
-        walk.feed(self._body["data"], self.meta.limit)
+        walk = TaskWalk(self._query)
+        walk.start(self._body)
         yield from self.data
-        while (params := walk.next_request()) is not None:
-            body = _json(self._client._send(Call("GET", calls.TASKS_PATH, params)))
-            for item in walk.feed(body["data"], body["meta"]["limit"]):
-                yield Task.model_validate(item)
+        while (call := walk.next_call()) is not None:
+            yield from walk.take(_json(self._client._send(call)))
 
 
 class Tasks:
@@ -192,20 +164,10 @@ class Tasks:
         **filters: Unpack[TaskFilters],
     ) -> TaskChanges:
         """Every task created or changed since `since` (all of them when None)."""
-        start = as_datetime(since)
-        query = calls.task_query({"per_page": CHANGES_PAGE_SIZE, **filters, "updated_since": start})
-        walk = Walk(query)
-        tasks: list[Task] = []
-        now: datetime | None = None
-        while (params := walk.next_request()) is not None:
-            response = self._client._send(Call("GET", calls.TASKS_PATH, params))
-            now = now or server_time(response)
-            body = response.json()
-            tasks += [
-                Task.model_validate(i) for i in walk.feed(body["data"], body["meta"]["limit"])
-            ]
-        assert now is not None
-        return TaskChanges(tasks, watermark(now, start, overlap))
+        changes = ChangesPass(since, overlap, filters)
+        while (call := changes.next_call()) is not None:
+            changes.take(self._client._send(call))
+        return changes.result()
 
 
 class Results:

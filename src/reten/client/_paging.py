@@ -18,7 +18,18 @@ Cost: one request per page when tasks have distinct times or the caller submits 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+import httpx
+
+from reten.client._base import as_datetime, server_time, watermark
+from reten.client._calls import TASKS_PATH, Call, task_query
+from reten.client.models import Task
+
+CHANGES_PAGE_SIZE = 100
 
 
 class Walk:
@@ -90,3 +101,60 @@ class Walk:
                 self._seen = set()
                 self._page = 1
             self._seen.add(str(item.get("id")))
+
+
+class TaskWalk:
+    """A `Walk` over the task listing, speaking in SDK calls and `Task` models."""
+
+    def __init__(self, query: dict[str, str]) -> None:
+        self._walk = Walk(query)
+
+    def start(self, body: dict[str, Any]) -> None:
+        """Feed the first page, already fetched (and already handed out by the caller)."""
+        self._walk.feed(body["data"], body["meta"]["limit"])
+
+    def next_call(self) -> Call | None:
+        params = self._walk.next_request()
+        return None if params is None else Call("GET", TASKS_PATH, params)
+
+    def take(self, body: dict[str, Any]) -> list[Task]:
+        return [
+            Task.model_validate(i) for i in self._walk.feed(body["data"], body["meta"]["limit"])
+        ]
+
+
+@dataclass(frozen=True)
+class TaskChanges:
+    """Tasks created or changed since a watermark, and the watermark for the next call.
+
+    Tasks changed within `overlap` seconds before the new watermark come again next time:
+    handle a task idempotently (by `id` and `updated_at`).
+    """
+
+    tasks: list[Task]
+    watermark: datetime
+
+
+class ChangesPass:
+    """One `tasks.changes()` call: every page of `updated_since` = since, then the watermark."""
+
+    def __init__(
+        self, since: datetime | str | None, overlap: float, filters: Mapping[str, Any]
+    ) -> None:
+        self._since = as_datetime(since)
+        self._overlap = overlap
+        query = task_query({"per_page": CHANGES_PAGE_SIZE, **filters, "updated_since": self._since})
+        self._walk = TaskWalk(query)
+        self._tasks: list[Task] = []
+        self._now: datetime | None = None
+
+    def next_call(self) -> Call | None:
+        return self._walk.next_call()
+
+    def take(self, response: httpx.Response) -> None:
+        self._now = self._now or server_time(response)
+        self._tasks += self._walk.take(response.json())
+
+    def result(self) -> TaskChanges:
+        assert self._now is not None
+        return TaskChanges(self._tasks, watermark(self._now, self._since, self._overlap))
