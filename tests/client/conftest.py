@@ -136,11 +136,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     log = tmp / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*RETEN, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+            [*RETEN, "serve", "--port", str(port)],
+            env=env | {"RETEN_MIGRATE_ON_START": "false"},  # `reten demo` migrated it
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # Generous: on a loaded machine a cold start takes a while; a broken one fails here.
+        deadline = time.monotonic() + 180
         while True:
             assert proc.poll() is None, f"server exited:\n{log.read_text()}"
             try:
