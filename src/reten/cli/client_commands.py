@@ -63,6 +63,8 @@ def _client(base_url: str | None, api_key: str | None, verbose: bool) -> Iterato
         stream=sys.stderr,
         format="%(asctime)s %(name)s %(message)s",
     )
+    # The SDK's own lines say what matters (method, path, status, retry); keep the transport's quiet.
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     if not verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
@@ -309,11 +311,15 @@ class PullWorker:
             try:
                 submitted = self.run_pass()
             except RateLimitError as exc:
+                if once:
+                    raise
                 wait = exc.retry_after or delay
                 _say(f"throttled; next pass in {wait:.0f} s")
                 self.stop.wait(wait)
                 continue
             except (ConnectionError, ServerError) as exc:
+                if once:
+                    raise
                 _say(f"server unreachable ({exc}); next pass in {delay:.0f} s")
                 self.stop.wait(delay)
                 delay = min(delay * 2, self.idle_max)
