@@ -111,7 +111,7 @@ class Live:
 
 def _cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [*RETEN, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        [*RETEN, *args], env=env, capture_output=True, text=True, timeout=600, check=False
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -144,7 +144,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     base = f"http://127.0.0.1:{port}"
     try:
         # Generous: on a loaded machine a cold start takes a while; a broken one fails here.
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         while True:
             assert proc.poll() is None, f"server exited:\n{log.read_text()}"
             try:
