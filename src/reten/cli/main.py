@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from reten.cli.client_commands import register as register_client_commands
 from reten.config import Environment, Settings
 from reten.kit.db import Database
 from reten.kit.time import parse_iso
@@ -37,6 +38,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(commerces_app, name="commerces")
 app.add_typer(dispatch_app, name="dispatch")
+register_client_commands(app)
 
 err = Console(stderr=True)
 out = Console()
