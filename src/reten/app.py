@@ -13,26 +13,26 @@ from fastapi import FastAPI
 from reten import __version__
 from reten.activities.router import router as activities_router
 from reten.activity_config.router import router as activity_config_router
-from reten.activity_config.service import seed_attribute_keys
 from reten.api_keys.router import router as api_keys_router
 from reten.auth.router import router as auth_router
 from reten.commerces.router import router as commerces_router
 from reten.config import Settings, get_settings
 from reten.dispatch.actions_router import router as dispatch_actions_router
 from reten.dispatch.router import router as dispatch_router
-from reten.dispatch.seed import seed_providers
+from reten.health import metrics_router
 from reten.health import router as health_router
 from reten.integration.router import router as integration_router
 from reten.kit.counts import totals
 from reten.kit.errors import install_error_handlers, is_storage_unavailable
 from reten.kit.logging import configure_logging
+from reten.kit.metrics import MetricsMiddleware
 from reten.kit.middleware import RequestContextMiddleware
-from reten.migrations import upgrade
 from reten.operators.router import router as operators_router
 from reten.resolution.router import router as resolution_router
 from reten.results.router import router as results_router
 from reten.routes.router import router as routes_router
 from reten.runtime import Runtime
+from reten.startup import prepare_database
 from reten.tenants.router import router as tenants_router
 from reten.users.router import router as users_router
 
@@ -42,6 +42,7 @@ log = structlog.get_logger("reten.app")
 # declares its access rule.
 ROUTERS = (
     health_router,
+    metrics_router,
     auth_router,
     tenants_router,
     users_router,
@@ -69,14 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.create(settings)
         app.state.runtime = runtime
-        if settings.migrate_on_start:
-            await upgrade(runtime.db.engine)
         try:
-            async with runtime.db.sessionmaker() as session:
-                await seed_attribute_keys(session)
-                await seed_providers(session)
+            await prepare_database(runtime.db, migrate=settings.migrate_on_start)
         except Exception as exc:
-            if not is_storage_unavailable(exc):
+            if settings.migrate_on_start or not is_storage_unavailable(exc):
                 raise
             # Start anyway: the API answers 503 until the database is back (R5); the catalog
             # is seeded by the next start or by `reten db upgrade`.
@@ -112,6 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_sync_body_bytes=settings.max_sync_body_bytes,
     )
+    if settings.metrics_on:
+        # Outermost, so a request's time includes every other middleware's.
+        app.add_middleware(MetricsMiddleware)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reten.config import Settings
 from reten.dispatch.service import DispatchService
 from reten.kit.cache import TTLCache
-from reten.kit.db import Database
+from reten.kit.db import Database, database_from_settings
 from reten.kit.ratelimit import RateLimiter, build_rate_limiter
 from reten.kit.secretbox import SecretBox
+from reten.metrics import track_pool
 
 
 @dataclass
@@ -31,12 +32,8 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        db = Database(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            echo=settings.db_echo,
-        )
+        db = database_from_settings(settings)
+        track_pool(db)
         dispatch = DispatchService.from_settings(db, settings)
         return cls(
             settings=settings,

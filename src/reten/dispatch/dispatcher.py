@@ -105,7 +105,9 @@ class Dispatcher:
         self._wakeup.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set; then let in-flight deliveries finish (up to the lease)."""
+        """Deliver until `stop` is set; then let in-flight deliveries finish and record their
+        outcome, for up to RETEN_SHUTDOWN_GRACE_SECONDS (a graceful stop neither loses nor
+        repeats them)."""
         unsubscribe = signal.subscribe(self.wake)
         listener = await self._listen()
         log.info("dispatcher_started", database=self.db.dialect)
@@ -133,8 +135,11 @@ class Dispatcher:
                 with contextlib.suppress(Exception):
                     await listener.close()
             if self._tasks:
-                # Unfinished deliveries keep their lease and are delivered again after it.
-                _, pending = await asyncio.wait(self._tasks, timeout=30)
+                # What is still unfinished after the grace keeps its lease and is delivered again
+                # after it.
+                _, pending = await asyncio.wait(
+                    self._tasks, timeout=self.settings.shutdown_grace_seconds
+                )
                 for task in pending:
                     task.cancel()
             log.info("dispatcher_stopped")

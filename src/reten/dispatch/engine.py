@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, or_, select, tuple_, union, update
+from sqlalchemy import Table, bindparam, func, or_, select, tuple_, type_coerce, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from reten import metrics
 from reten.activities.lifecycle import ActivityStatus, Trigger, decide
 from reten.activities.models import Activity
 from reten.activities.service import (
@@ -38,9 +39,9 @@ from reten.dispatch.models import (
 from reten.dispatch.providers import provider_for
 from reten.dispatch.providers.base import DeliveryConfig, Provider
 from reten.kit.actor import Actor
-from reten.kit.db import Database
+from reten.kit.db import Database, UTCDateTime
 from reten.kit.secretbox import SecretBox, SecretBoxError
-from reten.kit.time import utcnow
+from reten.kit.time import ensure_utc, utcnow
 from reten.resolution import service as resolution
 from reten.resolution.models import ActivityAttribute, ActivityTargetUser
 
@@ -126,6 +127,35 @@ def _due(now: datetime) -> Any:
         & or_(Activity.next_attempt_at.is_(None), Activity.next_attempt_at <= now)
         & or_(Activity.lease_until.is_(None), Activity.lease_until < now)
     )
+
+
+async def deliverable_backlog(session: AsyncSession, now: datetime) -> tuple[int, datetime | None]:
+    """How many activities are due for delivery through an active config (leased or not), and
+    since when the oldest of them has been due (its next attempt, or its creation)."""
+    due_since = type_coerce(
+        func.coalesce(Activity.next_attempt_at, Activity.created_at), UTCDateTime
+    )
+    row = (
+        await session.execute(
+            select(func.count(), func.min(due_since))
+            .select_from(Activity)
+            .join(
+                DispatchConfig,
+                (DispatchConfig.tenant_id == Activity.tenant_id)
+                & (DispatchConfig.channel == Activity.channel)
+                & DispatchConfig.is_active.is_(True)
+                & DispatchConfig.deleted_at.is_(None),
+            )
+            .where(
+                Activity.status == ActivityStatus.READY.value,
+                or_(Activity.next_attempt_at.is_(None), Activity.next_attempt_at <= now),
+            )
+        )
+    ).one()
+    oldest = row[1]
+    if isinstance(oldest, str):  # SQLite hands an aggregate back as text
+        oldest = datetime.fromisoformat(oldest)
+    return int(row[0]), None if oldest is None else ensure_utc(oldest)
 
 
 async def claim(
@@ -254,6 +284,7 @@ async def _deactivate(
         .execution_options(synchronize_session=False)
     )
     log.warning("dispatch_config_deactivated", config_id=str(config_id), reason=reason.value)
+    metrics.DISPATCH_DEACTIVATIONS.labels(reason.value).inc()
 
 
 async def _count_exhausted(session: AsyncSession, config: ConfigSnapshot, now: datetime) -> None:
