@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, func, or_, select, tuple_, type_coerce, union, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, tuple_, type_coerce, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -201,6 +201,44 @@ async def claim(
             )
             parked = {a.id for a in fresh}
             activities = [a for a in activities if a.id not in parked]
+    if activities:
+        until = now + config.lease(lease_seconds)
+        await session.execute(
+            update(Activity)
+            .where(Activity.id.in_([a.id for a in activities]))
+            .values(lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        for a in activities:
+            set_committed_value(a, "lease_until", until)
+    return activities
+
+
+async def claim_resends(
+    session: AsyncSession,
+    config: ConfigSnapshot,
+    limit: int,
+    now: datetime,
+    lease_seconds: float,
+    *,
+    skip_locked: bool,
+) -> list[Activity]:
+    """Lease up to `limit` pending resends of `config`'s channel, oldest request first. A resend
+    holds the same lease as a delivery, so no two dispatchers send it at once. Does not commit."""
+    stmt = (
+        select(Activity)
+        .where(
+            Activity.tenant_id == config.tenant_id,
+            Activity.channel == config.channel,
+            Activity.resend_requested_at.is_not(None),
+            or_(Activity.lease_until.is_(None), Activity.lease_until < now),
+        )
+        .order_by(Activity.resend_requested_at, Activity.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        stmt = stmt.with_for_update(skip_locked=True)
+    activities = list((await session.execute(stmt)).scalars())
     if activities:
         until = now + config.lease(lease_seconds)
         await session.execute(
@@ -558,19 +596,31 @@ async def _record_provider_ids(
 
 
 async def settle_resend(
-    db: Database, activity_id: uuid.UUID, config: ConfigSnapshot, result: AttemptResult
+    db: Database,
+    activity: Activity,
+    config: ConfigSnapshot,
+    result: AttemptResult,
 ) -> None:
-    """A RESEND attempt: logged, numbered, and nothing else about the activity changes."""
+    """A RESEND attempt: logged, numbered, the request and the lease cleared; nothing else about
+    the activity changes. A resend requested again while this one was in flight stays pending."""
     now = utcnow()
     async with db.sessionmaker() as session:
         number = (
             await session.execute(
                 update(Activity)
-                .where(Activity.id == activity_id)
+                .where(Activity.id == activity.id)
                 .values(
                     attempt_total=Activity.attempt_total + 1,
                     last_attempt_at=now,
                     dispatch_config_id=config.id,
+                    lease_until=None,
+                    resend_requested_at=case(
+                        (
+                            Activity.resend_requested_at == activity.resend_requested_at,
+                            None,
+                        ),
+                        else_=Activity.resend_requested_at,
+                    ),
                 )
                 .returning(Activity.attempt_total, Activity.tenant_id)
                 .execution_options(synchronize_session=False)
@@ -581,7 +631,7 @@ async def settle_resend(
         session.add(
             _attempt(
                 number.tenant_id,
-                activity_id,
+                activity.id,
                 config,
                 result,
                 DeliveryTrigger.RESEND,
