@@ -130,7 +130,8 @@ class Procs:
 
 
 @pytest.fixture
-def procs(database_url: str, settings: Settings, tmp_path: Path) -> Iterator[Procs]:
+def procs(app: object, database_url: str, settings: Settings, tmp_path: Path) -> Iterator[Procs]:
+    # `app` first: its start-up migrated the session's database, which the processes share.
     started = Procs(database_url, settings, tmp_path)
     try:
         yield started

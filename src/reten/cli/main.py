@@ -233,7 +233,16 @@ def serve(
             if name in overrides:
                 os.environ[f"RETEN_{name.upper()}"] = str(overrides[name])
         prepare_multiprocess_dir()
-        uvicorn.run("reten.app:create_app", factory=True, workers=settings.workers, **options)
+        uvicorn.run(
+            "reten.app:create_app",
+            factory=True,
+            workers=settings.workers,
+            # The supervisor kills a worker that does not answer its ping within this; uvicorn's
+            # 5 s is shorter than a fresh process takes to start on a busy host, which then
+            # restarts its workers forever.
+            timeout_worker_healthcheck=30,
+            **options,
+        )
         return
 
     from reten.app import create_app
