@@ -19,7 +19,8 @@ import pytest
 from reten.config import Settings
 
 RETEN = [sys.executable, "-m", "reten.cli.main"]
-START_TIMEOUT_S = 30.0
+# Generous: on a loaded two-core host a fresh process spends most of this importing.
+START_TIMEOUT_S = 90.0
 
 
 def free_port() -> int:
