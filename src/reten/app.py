@@ -14,6 +14,7 @@ from reten import __version__
 from reten.activities.router import router as activities_router
 from reten.activity_config.router import router as activity_config_router
 from reten.api_keys.router import router as api_keys_router
+from reten.apidocs.router import install_api_docs
 from reten.auth.router import router as auth_router
 from reten.commerces.router import router as commerces_router
 from reten.config import Settings, get_settings
@@ -23,7 +24,7 @@ from reten.health import metrics_router
 from reten.health import router as health_router
 from reten.integration.router import router as integration_router
 from reten.kit.counts import totals
-from reten.kit.errors import install_error_handlers, is_storage_unavailable
+from reten.kit.errors import ERROR_RESPONSES, install_error_handlers, is_storage_unavailable
 from reten.kit.logging import configure_logging
 from reten.kit.metrics import MetricsMiddleware
 from reten.kit.middleware import RequestContextMiddleware
@@ -99,8 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Field activities: commerces, operators, routes, activities and their results.",
         lifespan=lifespan,
-        docs_url="/docs",
         openapi_url="/openapi.json",
+        # FastAPI's own pages load their assets from a CDN; install_api_docs serves them locally.
+        docs_url=None,
         redoc_url=None,
     )
     install_error_handlers(app)
@@ -113,5 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Outermost, so a request's time includes every other middleware's.
         app.add_middleware(MetricsMiddleware)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
+    install_api_docs(app, openapi_url="/openapi.json", title=app.title)
     return app
