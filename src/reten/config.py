@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # GET /metrics (Prometheus). None: on, except in production without a token.
     metrics_enabled: bool | None = None
     metrics_token: str | None = None
+    # `reten worker` has no API: when a port is set it serves its own metrics there (Prometheus
+    # text format, no token: bind it to loopback or a private interface).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
     # Encryption at rest (kit.secretbox): base64 of 32 bytes; derived from secret_key when unset.
     encryption_key: str | None = None
     # Comma-separated older keys, still accepted for opening values sealed before a key change.

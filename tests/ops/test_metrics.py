@@ -3,6 +3,8 @@ does, the endpoint is guarded as configured, and readiness times each dependency
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,9 +18,11 @@ from reten.app import create_app
 from reten.auth.permissions import Permission
 from reten.config import Environment, Settings
 from reten.kit.db import Database
+from tests.conftest import BACKEND
 from tests.dispatch import support
 from tests.dispatch.receiver import Receiver, Reply
 from tests.factories import Factory, result_body
+from tests.ops.procs import Procs, free_port
 
 RESULTS = "/api/integration/activity-results/tasks"
 
@@ -219,3 +223,24 @@ class TestReady:
         assert body["message"] == "Redis unavailable"
         assert body["checks"]["database"]["status"] == "ok"
         assert body["checks"]["redis"]["status"] == "unavailable"
+
+
+class TestWorkerMetrics:
+    @pytest.mark.skipif(BACKEND != "postgres", reason="reten worker needs PostgreSQL")
+    async def test_a_worker_serves_its_delivery_counters_on_its_metrics_port(
+        self, factory: Factory, client: httpx.AsyncClient, receiver: Receiver, procs: Procs
+    ) -> None:
+        t, _ = await support.setup(factory, client, receiver)
+        port = free_port()
+        procs.start("worker", RETEN_WORKER_METRICS_PORT=str(port))
+        await factory.task(t.world)
+        await receiver.wait_for(1, timeout=90)
+        async with httpx.AsyncClient() as http:
+            deadline = time.monotonic() + 30
+            while True:
+                text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+                labels = {"provider": "WEBHOOK", "channel": "SALESMAN", "outcome": "SUCCESS"}
+                if sample(text, "reten_dispatch_deliveries_total", **labels) >= 1:
+                    break
+                assert time.monotonic() < deadline, text[-2000:]
+                await asyncio.sleep(0.1)

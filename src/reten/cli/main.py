@@ -269,6 +269,13 @@ def worker(database_url: str | None = DatabaseUrl) -> None:
         _fail("reten worker needs PostgreSQL; on SQLite the dispatcher runs inside `reten serve`")
     configure_logging(settings.log_level, settings.json_logs)
 
+    if settings.worker_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        import reten.metrics  # noqa: F401  (registers the dispatch series before the first scrape)
+
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+
     async def main(db: Database) -> None:
         service = DispatchService.from_settings(db, settings)
         stop = asyncio.Event()
