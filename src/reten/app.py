@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from reten import __version__
 from reten.activities.router import router as activities_router
 from reten.activity_config.router import router as activity_config_router
+from reten.admin import router as admin
 from reten.api_keys.router import router as api_keys_router
 from reten.apidocs.router import install_api_docs
 from reten.auth.router import router as auth_router
@@ -117,4 +118,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
     install_api_docs(app, openapi_url="/openapi.json", title=app.title)
+    # The admin panel at `/`, after the API so that no panel path can shadow an API route.
+    admin.install(app)
     return app
