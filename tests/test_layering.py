@@ -37,7 +37,7 @@ STACK = (
 # What sits below every domain: shared machinery and the settings.
 BASE = ("kit", "config")
 # Wiring and doors above everything: they may import any package.
-TOP = ("app", "cli", "demo", "health", "models", "migrations", "apidocs", "admin")
+TOP = ("app", "cli", "demo", "health", "models", "migrations", "apidocs", "admin", "startup", "metrics")
 # `runtime` is what every router imports for its session: it sits with the base.
 RUNTIME = "runtime"
 

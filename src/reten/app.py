@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from reten import __version__
 from reten.activities.router import router as activities_router
 from reten.activity_config.router import router as activity_config_router
-from reten.activity_config.service import seed_attribute_keys
 from reten.admin import router as admin
 from reten.api_keys.router import router as api_keys_router
 from reten.apidocs.router import install_api_docs
@@ -23,19 +22,21 @@ from reten.config import Settings, get_settings
 from reten.dispatch.actions import DispatchService
 from reten.dispatch.actions_router import router as dispatch_actions_router
 from reten.dispatch.router import router as dispatch_router
-from reten.dispatch.seed import seed_providers
+from reten.health import metrics_router
 from reten.health import router as health_router
 from reten.integration.router import router as integration_router
 from reten.kit.counts import totals
 from reten.kit.errors import ERROR_RESPONSES, install_error_handlers, is_storage_unavailable
 from reten.kit.logging import configure_logging
+from reten.kit.metrics import MetricsMiddleware
 from reten.kit.middleware import RequestContextMiddleware
-from reten.migrations import upgrade
+from reten.metrics import track_pool
 from reten.operators.router import router as operators_router
 from reten.resolution.router import router as resolution_router
 from reten.results.router import router as results_router
 from reten.routes.router import router as routes_router
 from reten.runtime import Runtime
+from reten.startup import prepare_database
 from reten.tenants.router import router as tenants_router
 from reten.users.router import router as users_router
 
@@ -45,6 +46,7 @@ log = structlog.get_logger("reten.app")
 # declares its access rule.
 ROUTERS = (
     health_router,
+    metrics_router,
     auth_router,
     tenants_router,
     users_router,
@@ -74,14 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatch = DispatchService(runtime.db, settings, runtime.secretbox)
         app.state.runtime = runtime
         app.state.dispatch = dispatch
-        if settings.migrate_on_start:
-            await upgrade(runtime.db.engine)
+        # The pool gauge of /metrics reads this process's pool.
+        track_pool(runtime.db)
         try:
-            async with runtime.db.sessionmaker() as session:
-                await seed_attribute_keys(session)
-                await seed_providers(session)
+            await prepare_database(runtime.db, migrate=settings.migrate_on_start)
         except Exception as exc:
-            if not is_storage_unavailable(exc):
+            if settings.migrate_on_start or not is_storage_unavailable(exc):
                 raise
             # Start anyway: the API answers 503 until the database is back (R5); the attribute
             # keys and the dispatch providers are seeded by the next start or `reten db upgrade`.
@@ -119,6 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_sync_body_bytes=settings.max_sync_body_bytes,
     )
+    if settings.metrics_on:
+        # Outermost, so a request's time includes every other middleware's.
+        app.add_middleware(MetricsMiddleware)
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
     install_api_docs(app, openapi_url="/openapi.json", title=app.title)

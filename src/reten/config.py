@@ -50,6 +50,22 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
     db_echo: bool = False
+    # Per-connection cache of prepared statements (asyncpg). 0 turns it off, which PgBouncer in
+    # transaction mode needs: a statement prepared on one server connection does not exist on
+    # the next one the pooler hands out.
+    db_statement_cache_size: int = Field(default=100, ge=0, le=10_000)
+    # `reten serve` API processes; more than one needs PostgreSQL.
+    workers: int = Field(default=1, ge=1, le=64)
+    # On SIGTERM: how long in-flight requests and deliveries may take to finish before the
+    # process exits anyway (what is left then is delivered again after its lease).
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # GET /metrics (Prometheus). None: on, except in production without a token.
+    metrics_enabled: bool | None = None
+    metrics_token: str | None = None
+    # `reten worker` has no API: when a port is set it serves its own metrics there (Prometheus
+    # text format, no token: bind it to loopback or a private interface).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
     # Encryption at rest (kit.secretbox): base64 of 32 bytes; derived from secret_key when unset.
     encryption_key: str | None = None
     # Comma-separated older keys, still accepted for opening values sealed before a key change.
@@ -87,6 +103,14 @@ class Settings(BaseSettings):
         if self.dispatch_allow_private_networks is not None:
             return self.dispatch_allow_private_networks
         return self.env == Environment.DEVELOPMENT
+
+    @property
+    def metrics_on(self) -> bool:
+        if self.metrics_enabled is not None:
+            return self.metrics_enabled
+        # Metrics name tenants' traffic and backlog: not public on a production host unless the
+        # operator asks for it (a token, or RETEN_METRICS_ENABLED=true behind a private network).
+        return self.env != Environment.PRODUCTION or bool(self.metrics_token)
 
     @property
     def json_logs(self) -> bool:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.config import Settings
 from reten.kit.cache import TTLCache
-from reten.kit.db import Database
+from reten.kit.db import Database, database_from_settings
 from reten.kit.ratelimit import RateLimiter, build_rate_limiter
 from reten.kit.secretbox import SecretBox
 
@@ -32,12 +32,7 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        db = Database(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            echo=settings.db_echo,
-        )
+        db = database_from_settings(settings)
         return cls(
             settings=settings,
             db=db,

@@ -163,6 +163,10 @@ class TestResend:
             "dispatchConfigId": cfg["id"],
             "requestId": f"msg_{activity_id.hex}",
         }
+        # The 202 recorded the request; a dispatcher's round delivers it.
+        assert (await support.activity(db, activity_id)).resend_requested_at is not None
+        assert len(receiver.received) == 1
+        await support.dispatcher(app, t).drain()
         await receiver.wait_for(2)
         assert receiver.ids()[0] == receiver.ids()[1]
         for _ in range(100):
@@ -174,6 +178,10 @@ class TestResend:
         after = await support.activity(db, activity_id)
         assert (after.status, after.attempt_count) == ("DISPATCHED", before.attempt_count)
         assert after.provider_activity_id == before.provider_activity_id
+        assert (after.resend_requested_at, after.lease_until) == (None, None)
+        # Done once: a further round sends nothing more.
+        await support.dispatcher(app, t).drain()
+        assert len(receiver.received) == 2
 
     async def test_resend_refuses_what_was_not_dispatched(
         self, factory: Factory, client: httpx.AsyncClient, receiver: Receiver

@@ -49,6 +49,15 @@ class Activity(IdMixin, TimestampMixin, TenantScoped, Base):
         Index("ix_activities_tenant_status", "tenant_id", "status"),
         # The dispatcher's queue: a channel's READY activities, oldest first.
         Index("ix_activities_dispatch_queue", "tenant_id", "channel", "status", "created_at"),
+        # Pending resends: a handful at any time, found without scanning the table.
+        Index(
+            "ix_activities_resend_requested",
+            "tenant_id",
+            "channel",
+            "resend_requested_at",
+            sqlite_where=text("resend_requested_at IS NOT NULL"),
+            postgresql_where=text("resend_requested_at IS NOT NULL"),
+        ),
     )
 
     type: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -87,6 +96,9 @@ class Activity(IdMixin, TimestampMixin, TenantScoped, Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The config of the last attempt (it may since have been deleted, hence no foreign key).
     dispatch_config_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    # A resend accepted (202) and not yet attempted: recorded before the answer, so whichever
+    # dispatcher claims it next delivers it, even after a restart.
+    resend_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class CommerceAssignment(TimestampMixin, TenantScoped, Base):

@@ -18,6 +18,7 @@ import structlog
 from fastapi import Request
 from sqlalchemy import select
 
+from reten import metrics
 from reten.api_keys import service as api_keys
 from reten.auth.permissions import Permission, permissions_for_roles
 from reten.auth.principal import Principal, PrincipalKind
@@ -115,6 +116,7 @@ async def _tenant_from_header(runtime: Runtime, request: Request, user: User) ->
 async def _api_key_principal(runtime: Runtime, request: Request, plaintext: str) -> Principal:
     verified = await api_keys.verify(runtime.db, runtime.api_key_cache, plaintext)
     if verified is None:
+        metrics.api_key_invalid()
         raise Unauthorized(INVALID_KEY)
     await api_keys.touch_last_used(
         runtime.db,
@@ -128,7 +130,9 @@ async def _api_key_principal(runtime: Runtime, request: Request, plaintext: str)
     )
     request.state.ratelimit = decision
     if not decision.allowed:
+        metrics.api_key_rate_limited()
         raise TooManyRequests(f"Rate limit exceeded: retry in {decision.reset_seconds} s")
+    metrics.api_key_valid()
     return verified.principal()
 
 

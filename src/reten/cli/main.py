@@ -16,7 +16,7 @@ from rich.console import Console
 
 from reten.cli.client_commands import register as register_client_commands
 from reten.config import Environment, Settings
-from reten.kit.db import Database
+from reten.kit.db import Database, database_from_settings
 from reten.kit.time import parse_iso
 
 app = typer.Typer(
@@ -58,17 +58,13 @@ def _run(
     settings: Settings, work: Callable[[Database], Awaitable[T]], *, migrate: bool = True
 ) -> T:
     """Run `work` against a migrated database and dispose of the engine afterwards."""
-    from reten.migrations import upgrade
+    from reten.startup import prepare_database
 
     async def main() -> T:
-        db = Database(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-        )
+        db = database_from_settings(settings)
         try:
             if migrate:
-                await upgrade(db.engine)
+                await prepare_database(db, migrate=True)
             return await work(db)
         finally:
             await db.dispose()
@@ -93,20 +89,34 @@ def _quiet_logs() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(database_url: str | None = DatabaseUrl) -> None:
-    """Apply every pending migration."""
+def db_upgrade(
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Change nothing; exit 1 when migrations are pending, 0 when the schema is current.",
+    ),
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Apply every pending migration (under the schema lock: safe while other processes start)."""
     _quiet_logs()
     settings = _settings(database_url)
+    if check:
+        from reten.migrations import pending
 
-    async def seed(db: Database) -> None:
-        from reten.activity_config.service import seed_attribute_keys
-        from reten.dispatch.seed import seed_providers
+        async def inspect(db: Database) -> list[str]:
+            return await pending(db.engine)
 
-        async with db.sessionmaker() as session:
-            await seed_attribute_keys(session)
-            await seed_providers(session)
+        missing = _run(settings, inspect, migrate=False)
+        if missing:
+            err.print(f"{len(missing)} migration(s) pending: {', '.join(missing)}")
+            raise typer.Exit(1)
+        err.print("database is up to date")
+        return
 
-    _run(settings, seed)
+    async def nothing(db: Database) -> None:
+        return None
+
+    _run(settings, nothing)
     err.print("database is up to date")
 
 
@@ -162,12 +172,23 @@ def serve(
     no_dispatcher: bool = typer.Option(
         False, "--no-dispatcher", help="Do not run the push dispatcher in this process."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        max=64,
+        help="API processes sharing the port (PostgreSQL only above 1). Default RETEN_WORKERS.",
+    ),
     database_url: str | None = DatabaseUrl,
 ) -> None:
-    """Run the API server (applies pending migrations first unless RETEN_MIGRATE_ON_START=false)."""
-    import uvicorn
+    """Run the API server (applies pending migrations first unless RETEN_MIGRATE_ON_START=false).
 
-    from reten.app import create_app
+    SIGTERM stops it gracefully: no new connections, in-flight requests and deliveries finish
+    (each phase bounded by RETEN_SHUTDOWN_GRACE_SECONDS), exit status 0."""
+    import os
+    import signal as os_signal
+
+    import uvicorn
 
     overrides: dict[str, Any] = {}
     if demo:
@@ -179,20 +200,61 @@ def serve(
         _print_summary(_seed(settings, base_url))
     if no_dispatcher:
         overrides["run_dispatcher"] = False
+    if workers is not None:
+        overrides["workers"] = workers
     settings = _settings(database_url, **overrides)
+    try:
+        settings.check_production_safety()
+    except RuntimeError as exc:
+        _fail(str(exc))
+    if settings.workers > 1 and settings.is_sqlite:
+        _fail("--workers above 1 needs PostgreSQL: SQLite has one writer, run one process")
+
+    # uvicorn re-raises the SIGTERM it handled once it has shut down gracefully, which would end
+    # the process "killed by SIGTERM". A graceful stop is a success: exit 0.
+    def _stopped(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    os_signal.signal(os_signal.SIGTERM, _stopped)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": settings.access_log,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+    }
+    if settings.workers > 1:
+        # Worker processes build the app from the environment: hand them what the command line
+        # changed, and the directory where their metrics are aggregated (kit.metrics).
+        from reten.kit.metrics import prepare_multiprocess_dir
+
+        if database_url:
+            os.environ["RETEN_DATABASE_URL"] = settings.database_url
+        for name in ("public_url", "run_dispatcher"):
+            if name in overrides:
+                os.environ[f"RETEN_{name.upper()}"] = str(overrides[name])
+        prepare_multiprocess_dir()
+        uvicorn.run(
+            "reten.app:create_app",
+            factory=True,
+            workers=settings.workers,
+            # The supervisor kills a worker that does not answer its ping within this; uvicorn's
+            # 5 s is shorter than a fresh process takes to start on a busy host, which then
+            # restarts its workers forever.
+            timeout_worker_healthcheck=30,
+            **options,
+        )
+        return
+
+    from reten.app import create_app
+
     try:
         application = create_app(settings)
     except RuntimeError as exc:
         _fail(str(exc))
         return
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        access_log=settings.access_log,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-    )
+    uvicorn.run(application, **options)
 
 
 @app.command()
@@ -208,6 +270,13 @@ def worker(database_url: str | None = DatabaseUrl) -> None:
     if settings.is_sqlite:
         _fail("reten worker needs PostgreSQL; on SQLite the dispatcher runs inside `reten serve`")
     configure_logging(settings.log_level, settings.json_logs)
+
+    if settings.worker_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        import reten.metrics  # noqa: F401  (registers the dispatch series before the first scrape)
+
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
 
     async def main(db: Database) -> None:
         service = DispatchService.from_settings(db, settings)

@@ -4,7 +4,6 @@ manual attempt is recorded, leased and judged exactly like a scheduled one."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -24,12 +23,12 @@ from reten.dispatch.engine import (
     needing_resolution,
     resolve_before_dispatch,
     settle,
-    settle_resend,
     snapshot,
 )
 from reten.dispatch.models import DeliveryTrigger, DispatchConfig, DispatchProvider
 from reten.dispatch.payload import load_payloads, message_id, synthetic_payload
 from reten.dispatch.service import active_config, may_retry_dispatch
+from reten.kit import signal
 from reten.kit.actor import Actor
 from reten.kit.db import Database, TenantRepository
 from reten.kit.errors import (
@@ -48,7 +47,7 @@ log = structlog.get_logger("reten.dispatch")
 
 
 class DispatchService:
-    """What one process holds for dispatch: the HTTP sender and its background resends."""
+    """What one process holds for dispatch: the HTTP sender and the engine's settings."""
 
     def __init__(self, db: Database, settings: Settings, secretbox: SecretBox) -> None:
         self.db = db
@@ -60,7 +59,6 @@ class DispatchService:
             # every request, so a larger one only costs time.
             max_connections=settings.dispatch_concurrency,
         )
-        self._background: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_settings(cls, db: Database, settings: Settings) -> DispatchService:
@@ -73,8 +71,6 @@ class DispatchService:
         return Dispatcher(self.db, self.settings, self.secretbox, self.sender)
 
     async def close(self) -> None:
-        if self._background:
-            await asyncio.wait(self._background, timeout=30)
         await self.sender.close()
 
     # --- configs -----------------------------------------------------------------------------
@@ -189,6 +185,7 @@ class DispatchService:
     # --- 14.15 resend ------------------------------------------------------------------------
 
     async def resend(self, tenant_id: uuid.UUID, activity_id: uuid.UUID) -> dict[str, Any]:
+        """Record the request (the 202 promises it) for the next dispatcher round, any process's."""
         async with self.db.sessionmaker() as session:
             activity = await TenantRepository(session, tenant_id).get(Activity, activity_id)
             if activity is None:
@@ -196,26 +193,19 @@ class DispatchService:
             config = await self._active(session, tenant_id, activity.channel)
             if activity.status != ActivityStatus.DISPATCHED.value:
                 raise BadRequest(f"Activity in status {activity.status} cannot be resent")
-            payload = (await load_payloads(session, [activity], self.settings.public_url))[
-                activity.id
-            ]
-        task = asyncio.create_task(self._resend(activity.id, config, payload))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+            await session.execute(
+                update(Activity)
+                .where(Activity.id == activity.id, Activity.resend_requested_at.is_(None))
+                .values(resend_requested_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            signal.mark(session.sync_session)
+            await session.commit()
         return {
             "activityId": str(activity.id),
             "dispatchConfigId": str(config.id),
             "requestId": message_id(activity.id) if config.provider.uses_network else None,
         }
-
-    async def _resend(
-        self, activity_id: uuid.UUID, config: ConfigSnapshot, payload: dict[str, Any]
-    ) -> None:
-        try:
-            result = await self._deliver(config, payload, activity_id)
-            await settle_resend(self.db, activity_id, config, result)
-        except Exception:
-            log.exception("dispatch_resend_failed", activity_id=str(activity_id))
 
     # --- 14.13 test delivery -----------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from reten import metrics
 from reten.dispatch.models import DeliveryOutcome
 from reten.dispatch.providers.base import DeliveryConfig, Provider, ProviderResponse
 from reten.kit.netguard import RefusedAddress, check_url
@@ -107,6 +108,27 @@ class Sender:
             await client.aclose()
 
     async def deliver(
+        self,
+        provider: Provider,
+        payload: dict[str, Any],
+        config: DeliveryConfig,
+        *,
+        message_id: str,
+        timeout_seconds: float,
+    ) -> AttemptResult:
+        started = time.perf_counter()
+        result = await self._attempt(
+            provider, payload, config, message_id=message_id, timeout_seconds=timeout_seconds
+        )
+        metrics.record_delivery(
+            provider.code,
+            str(payload.get("channel")),
+            result.outcome.value,
+            time.perf_counter() - started,
+        )
+        return result
+
+    async def _attempt(
         self,
         provider: Provider,
         payload: dict[str, Any],

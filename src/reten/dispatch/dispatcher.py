@@ -14,6 +14,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -22,15 +23,17 @@ from sqlalchemy import delete
 
 from reten.activities.models import Activity
 from reten.config import Settings
-from reten.dispatch.delivery import Sender
+from reten.dispatch.delivery import AttemptResult, Sender
 from reten.dispatch.engine import (
     ConfigSnapshot,
     Outcome,
     active_snapshots,
     claim,
+    claim_resends,
     needing_resolution,
     resolve_before_dispatch,
     settle_many,
+    settle_resend,
 )
 from reten.dispatch.models import DispatchAttempt
 from reten.dispatch.payload import load_payloads, message_id
@@ -105,7 +108,9 @@ class Dispatcher:
         self._wakeup.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set; then let in-flight deliveries finish (up to the lease)."""
+        """Deliver until `stop` is set; then let in-flight deliveries finish and record their
+        outcome, for up to RETEN_SHUTDOWN_GRACE_SECONDS (a graceful stop neither loses nor
+        repeats them)."""
         unsubscribe = signal.subscribe(self.wake)
         listener = await self._listen()
         log.info("dispatcher_started", database=self.db.dialect)
@@ -133,8 +138,11 @@ class Dispatcher:
                 with contextlib.suppress(Exception):
                     await listener.close()
             if self._tasks:
-                # Unfinished deliveries keep their lease and are delivered again after it.
-                _, pending = await asyncio.wait(self._tasks, timeout=30)
+                # What is still unfinished after the grace keeps its lease and is delivered again
+                # after it.
+                _, pending = await asyncio.wait(
+                    self._tasks, timeout=self.settings.shutdown_grace_seconds
+                )
                 for task in pending:
                     task.cancel()
             log.info("dispatcher_stopped")
@@ -166,6 +174,7 @@ class Dispatcher:
         Returns how many activities were claimed."""
         now = utcnow()
         claimed: list[tuple[Activity, ConfigSnapshot]] = []
+        resends: list[tuple[Activity, ConfigSnapshot]] = []
         async with self.db.sessionmaker() as session:
             configs = await active_snapshots(session, self.secretbox, now)
             if self.tenant_ids is not None:
@@ -176,7 +185,7 @@ class Dispatcher:
             for config in configs:
                 room = min(
                     config.max_concurrency - self._inflight[config.id],
-                    self._free() - len(claimed),
+                    self._free() - len(claimed) - len(resends),
                     self.settings.dispatch_batch_per_tenant - per_tenant[config.tenant_id],
                 )
                 if room <= 0:
@@ -191,12 +200,25 @@ class Dispatcher:
                 )
                 per_tenant[config.tenant_id] += len(activities)
                 claimed.extend((a, config) for a in activities)
+                if room > len(activities):
+                    again = await claim_resends(
+                        session,
+                        config,
+                        room - len(activities),
+                        now,
+                        self.settings.dispatch_lease_seconds,
+                        skip_locked=self._skip_locked,
+                    )
+                    per_tenant[config.tenant_id] += len(again)
+                    resends.extend((a, config) for a in again)
             due = await needing_resolution(session, [a for a, _ in claimed])
             await session.commit()
-        if not claimed:
-            return 0
-        for _, config in claimed:
+        for _, config in claimed + resends:
             self._inflight[config.id] += 1
+        if resends:
+            await self._start(resends, self._resend)
+        if not claimed:
+            return len(resends)
         ready: list[tuple[Activity, ConfigSnapshot]] = []
         for activity, config in claimed:
             if activity.id in due and not await resolve_before_dispatch(
@@ -206,32 +228,55 @@ class Dispatcher:
                 continue
             ready.append((activity, config))
         if ready:
-            async with self.db.sessionmaker() as session:
-                payloads = await load_payloads(
-                    session, [a for a, _ in ready], self.settings.public_url
-                )
-            for activity, config in ready:
-                task = asyncio.create_task(self._deliver(activity, config, payloads[activity.id]))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-        return len(claimed)
+            await self._start(ready, self._deliver)
+        return len(claimed) + len(resends)
+
+    async def _start(
+        self,
+        items: list[tuple[Activity, ConfigSnapshot]],
+        deliver: Callable[[Activity, ConfigSnapshot, dict[str, Any]], Coroutine[Any, Any, None]],
+    ) -> None:
+        async with self.db.sessionmaker() as session:
+            payloads = await load_payloads(session, [a for a, _ in items], self.settings.public_url)
+        for activity, config in items:
+            task = asyncio.create_task(deliver(activity, config, payloads[activity.id]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _release(self, config: ConfigSnapshot) -> None:
         self._inflight[config.id] -= 1
         if self._inflight[config.id] <= 0:
             del self._inflight[config.id]
 
+    async def _send(
+        self, activity: Activity, config: ConfigSnapshot, payload: dict[str, Any]
+    ) -> AttemptResult:
+        return await self.sender.deliver(
+            config.provider,
+            payload,
+            config.delivery,
+            message_id=message_id(activity.id),
+            timeout_seconds=config.timeout_seconds,
+        )
+
+    async def _resend(
+        self, activity: Activity, config: ConfigSnapshot, payload: dict[str, Any]
+    ) -> None:
+        try:
+            await settle_resend(
+                self.db, activity, config, await self._send(activity, config, payload)
+            )
+        except Exception:
+            # The request stays recorded and its lease expires: it is sent again.
+            log.exception("dispatch_resend_failed", activity_id=str(activity.id))
+        finally:
+            self._after(config)
+
     async def _deliver(
         self, activity: Activity, config: ConfigSnapshot, payload: dict[str, Any]
     ) -> None:
         try:
-            result = await self.sender.deliver(
-                config.provider,
-                payload,
-                config.delivery,
-                message_id=message_id(activity.id),
-                timeout_seconds=config.timeout_seconds,
-            )
+            result = await self._send(activity, config, payload)
             await self._writer.write(
                 Outcome(activity, config, result, lock_targets=bool(payload["targetUsers"]))
             )
@@ -239,15 +284,18 @@ class Dispatcher:
             # The lease expires and the activity is delivered again: at least once.
             log.exception("dispatch_delivery_failed", activity_id=str(activity.id))
         finally:
-            self._release(config)
-            # Claim again once half a config's (or the process's) slots are free, not after every
-            # single delivery: a round costs a few queries, and refilling one slot at a time
-            # would spend more on claiming than on delivering.
-            if (
-                self._inflight.get(config.id, 0) <= config.max_concurrency // 2
-                or len(self._tasks) <= self.settings.dispatch_concurrency // 2 + 1
-            ):
-                self._wakeup.set()
+            self._after(config)
+
+    def _after(self, config: ConfigSnapshot) -> None:
+        self._release(config)
+        # Claim again once half a config's (or the process's) slots are free, not after every
+        # single delivery: a round costs a few queries, and refilling one slot at a time
+        # would spend more on claiming than on delivering.
+        if (
+            self._inflight.get(config.id, 0) <= config.max_concurrency // 2
+            or len(self._tasks) <= self.settings.dispatch_concurrency // 2 + 1
+        ):
+            self._wakeup.set()
 
     async def _maybe_prune(self) -> None:
         if time.monotonic() < self._next_prune:

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, or_, select, tuple_, union, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, tuple_, type_coerce, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from reten import metrics
 from reten.activities.lifecycle import ActivityStatus, Trigger, decide
 from reten.activities.models import Activity
 from reten.activities.service import (
@@ -39,9 +40,9 @@ from reten.dispatch.providers import provider_for
 from reten.dispatch.providers.base import DeliveryConfig, Provider
 from reten.dispatch.service import open_config_secrets, settings_of
 from reten.kit.actor import Actor
-from reten.kit.db import Database, TenantRepository
+from reten.kit.db import Database, TenantRepository, UTCDateTime
 from reten.kit.secretbox import SecretBox, SecretBoxError
-from reten.kit.time import utcnow
+from reten.kit.time import ensure_utc, utcnow
 from reten.resolution import service as resolution
 from reten.resolution.models import ActivityAttribute, ActivityTargetUser
 
@@ -129,6 +130,35 @@ def _due(now: datetime) -> Any:
     )
 
 
+async def deliverable_backlog(session: AsyncSession, now: datetime) -> tuple[int, datetime | None]:
+    """How many activities are due for delivery through an active config (leased or not), and
+    since when the oldest of them has been due (its next attempt, or its creation)."""
+    due_since = type_coerce(
+        func.coalesce(Activity.next_attempt_at, Activity.created_at), UTCDateTime
+    )
+    row = (
+        await session.execute(
+            select(func.count(), func.min(due_since))
+            .select_from(Activity)
+            .join(
+                DispatchConfig,
+                (DispatchConfig.tenant_id == Activity.tenant_id)
+                & (DispatchConfig.channel == Activity.channel)
+                & DispatchConfig.is_active.is_(True)
+                & DispatchConfig.deleted_at.is_(None),
+            )
+            .where(
+                Activity.status == ActivityStatus.READY.value,
+                or_(Activity.next_attempt_at.is_(None), Activity.next_attempt_at <= now),
+            )
+        )
+    ).one()
+    oldest = row[1]
+    if isinstance(oldest, str):  # SQLite hands an aggregate back as text
+        oldest = datetime.fromisoformat(oldest)
+    return int(row[0]), None if oldest is None else ensure_utc(oldest)
+
+
 async def claim(
     session: AsyncSession,
     config: ConfigSnapshot,
@@ -172,6 +202,44 @@ async def claim(
             )
             parked = {a.id for a in fresh}
             activities = [a for a in activities if a.id not in parked]
+    if activities:
+        until = now + config.lease(lease_seconds)
+        await session.execute(
+            update(Activity)
+            .where(Activity.id.in_([a.id for a in activities]))
+            .values(lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        for a in activities:
+            set_committed_value(a, "lease_until", until)
+    return activities
+
+
+async def claim_resends(
+    session: AsyncSession,
+    config: ConfigSnapshot,
+    limit: int,
+    now: datetime,
+    lease_seconds: float,
+    *,
+    skip_locked: bool,
+) -> list[Activity]:
+    """Lease up to `limit` pending resends of `config`'s channel, oldest request first. A resend
+    holds the same lease as a delivery, so no two dispatchers send it at once. Does not commit."""
+    stmt = (
+        select(Activity)
+        .where(
+            Activity.tenant_id == config.tenant_id,
+            Activity.channel == config.channel,
+            Activity.resend_requested_at.is_not(None),
+            or_(Activity.lease_until.is_(None), Activity.lease_until < now),
+        )
+        .order_by(Activity.resend_requested_at, Activity.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        stmt = stmt.with_for_update(skip_locked=True)
+    activities = list((await session.execute(stmt)).scalars())
     if activities:
         until = now + config.lease(lease_seconds)
         await session.execute(
@@ -255,6 +323,7 @@ async def _auto_deactivate(
         .execution_options(synchronize_session=False)
     )
     log.warning("dispatch_config_deactivated", config_id=str(config_id), reason=reason.value)
+    metrics.DISPATCH_DEACTIVATIONS.labels(reason.value).inc()
 
 
 async def _count_exhausted(session: AsyncSession, config: ConfigSnapshot, now: datetime) -> None:
@@ -528,19 +597,31 @@ async def _record_provider_ids(
 
 
 async def settle_resend(
-    db: Database, activity_id: uuid.UUID, config: ConfigSnapshot, result: AttemptResult
+    db: Database,
+    activity: Activity,
+    config: ConfigSnapshot,
+    result: AttemptResult,
 ) -> None:
-    """A RESEND attempt: logged, numbered, and nothing else about the activity changes."""
+    """A RESEND attempt: logged, numbered, the request and the lease cleared; nothing else about
+    the activity changes. A resend requested again while this one was in flight stays pending."""
     now = utcnow()
     async with db.sessionmaker() as session:
         number = (
             await session.execute(
                 update(Activity)
-                .where(Activity.id == activity_id)
+                .where(Activity.id == activity.id)
                 .values(
                     attempt_total=Activity.attempt_total + 1,
                     last_attempt_at=now,
                     dispatch_config_id=config.id,
+                    lease_until=None,
+                    resend_requested_at=case(
+                        (
+                            Activity.resend_requested_at == activity.resend_requested_at,
+                            None,
+                        ),
+                        else_=Activity.resend_requested_at,
+                    ),
                 )
                 .returning(Activity.attempt_total, Activity.tenant_id)
                 .execution_options(synchronize_session=False)
@@ -551,7 +632,7 @@ async def settle_resend(
         session.add(
             _attempt(
                 number.tenant_id,
-                activity_id,
+                activity.id,
                 config,
                 result,
                 DeliveryTrigger.RESEND,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -153,7 +153,13 @@ class Database:
     """Owns the engine and the session factory of one process."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 10, max_overflow: int = 20, echo: bool = False
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 20,
+        echo: bool = False,
+        statement_cache_size: int = 100,
     ):
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
@@ -165,6 +171,17 @@ class Database:
                 kwargs["poolclass"] = NullPool
         else:
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+            if statement_cache_size == 0:
+                # Behind PgBouncer in transaction mode consecutive statements may run on
+                # different server connections: no statement may outlive its transaction, and
+                # names must never collide with another client's on the same server connection.
+                kwargs["connect_args"] = {
+                    "statement_cache_size": 0,
+                    "prepared_statement_cache_size": 0,
+                    "prepared_statement_name_func": _unique_statement_name,
+                }
+            else:
+                kwargs["connect_args"] = {"prepared_statement_cache_size": statement_cache_size}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             _configure_sqlite(self.engine)
@@ -176,6 +193,29 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _unique_statement_name() -> str:
+    return f"__reten_{uuid.uuid4().hex}__"
+
+
+class DatabaseSettings(Protocol):
+    database_url: str
+    db_pool_size: int
+    db_max_overflow: int
+    db_echo: bool
+    db_statement_cache_size: int
+
+
+def database_from_settings(settings: DatabaseSettings) -> Database:
+    """The process's database as the settings describe it (one place, for server, worker, CLI)."""
+    return Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        echo=settings.db_echo,
+        statement_cache_size=settings.db_statement_cache_size,
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -33,6 +33,8 @@ class RateLimitDecision:
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_seconds: int = 60) -> RateLimitDecision: ...
 
+    async def ping(self) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -62,6 +64,9 @@ class MemoryRateLimiter:
             self._windows = {k: v for k, v in self._windows.items() if v[0] == start}
         return _decision(count, limit, start, window_seconds, now)
 
+    async def ping(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -83,6 +88,9 @@ class RedisRateLimiter:
         pipe.expire(redis_key, window_seconds + 5)
         count, _ = await pipe.execute()
         return _decision(int(count), limit, start, window_seconds, now)
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reten import metrics
 from reten.activities import service as activities
 from reten.activities.lifecycle import (
     LifecycleStatus,
@@ -143,10 +144,12 @@ async def submit(
         claim = IdempotencyClaim(tenant_id, idempotency_key, fingerprint(request_body))
         stored = await claim.begin(session)
         if stored is not None:
+            metrics.result_replayed()
             return Submission(stored.status_code, stored.body, replayed=True)
     try:
         outcome = await _register(session, tenant_id, actor, data, claim, render)
     except AppError as exc:
+        metrics.result_failed(exc.status_code)
         await session.rollback()
         if claim is not None:
             if exc.status_code < 500:
@@ -160,9 +163,11 @@ async def submit(
                 await claim.release(session)
         raise
     except BaseException:
+        metrics.result_failed(500)
         if claim is not None:
             await claim.release(session)
         raise
+    metrics.result_created()
     return outcome
 
 
