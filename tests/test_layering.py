@@ -34,10 +34,12 @@ STACK = (
     "activity_detail",
     "integration",
 )
-# What sits below every domain: shared machinery and the settings.
-BASE = ("kit", "config")
+# What sits below every domain: shared machinery, the settings and the metric series.
+BASE = ("kit", "config", "metrics")
 # Wiring and doors above everything: they may import any package.
-TOP = ("app", "cli", "demo", "health", "models", "migrations", "apidocs", "admin", "startup", "metrics")
+TOP = ("app", "cli", "demo", "health", "models", "migrations", "apidocs", "admin", "startup")
+# The SDK and the receiver helper stand apart: tests/client checks they import nothing of ours.
+TOP += ("client", "receiver")
 # `runtime` is what every router imports for its session: it sits with the base.
 RUNTIME = "runtime"
 
