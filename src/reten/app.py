@@ -15,6 +15,7 @@ from reten.activities.router import router as activities_router
 from reten.activity_config.router import router as activity_config_router
 from reten.activity_config.service import seed_attribute_keys
 from reten.api_keys.router import router as api_keys_router
+from reten.audit.router import router as audit_router
 from reten.auth.router import router as auth_router
 from reten.commerces.router import router as commerces_router
 from reten.config import Settings, get_settings
@@ -56,6 +57,7 @@ ROUTERS = (
     dispatch_router,
     integration_router,
     dispatch_actions_router,
+    audit_router,
 )
 
 

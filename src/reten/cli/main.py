@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from reten.config import Environment, Settings
+from reten.kit.actor import Actor
 from reten.kit.db import Database
 from reten.kit.time import parse_iso
 
@@ -288,7 +289,7 @@ def tenants_create(
 
     async def work(db: Database) -> Any:
         async with db.sessionmaker() as session:
-            return await service.setup_tenant(session, data)
+            return await service.setup_tenant(session, data, actor=Actor.system())
 
     try:
         tenant = _run(_settings(database_url), work)
@@ -316,6 +317,8 @@ def users_create(
     database_url: str | None = DatabaseUrl,
 ) -> None:
     """Create a user (SUPER_ADMIN needs no tenant; others usually get --tenant)."""
+    from reten.audit import service as audit
+    from reten.audit.models import AuditAction
     from reten.auth.permissions import Role
     from reten.kit.errors import AppError
     from reten.tenants import service as tenants
@@ -348,6 +351,9 @@ def users_create(
             )
             if target is not None:
                 await users.add_membership(session, user.id, target.id)
+                audit.record_object(
+                    session, target.id, Actor.system(), AuditAction.USER_CREATED, user
+                )
             await session.commit()
             return user
 
@@ -422,6 +428,7 @@ def api_keys_create(
                 name=name,
                 permissions=permission,
                 expires_at=expiry,
+                actor=Actor.system(),
             )
             return plaintext
 
