@@ -15,6 +15,7 @@ from reten.activities.router import router as activities_router
 from reten.activity_config.router import router as activity_config_router
 from reten.activity_config.service import seed_attribute_keys
 from reten.api_keys.router import router as api_keys_router
+from reten.apidocs.router import install_api_docs
 from reten.audit.router import router as audit_router
 from reten.auth.router import router as auth_router
 from reten.commerces.router import router as commerces_router
@@ -25,7 +26,7 @@ from reten.dispatch.seed import seed_providers
 from reten.health import router as health_router
 from reten.integration.router import router as integration_router
 from reten.kit.counts import totals
-from reten.kit.errors import install_error_handlers, is_storage_unavailable
+from reten.kit.errors import ERROR_RESPONSES, install_error_handlers, is_storage_unavailable
 from reten.kit.logging import configure_logging
 from reten.kit.middleware import RequestContextMiddleware
 from reten.migrations import upgrade
@@ -104,8 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Field activities: commerces, operators, routes, activities and their results.",
         lifespan=lifespan,
-        docs_url="/docs",
         openapi_url="/openapi.json",
+        # FastAPI's own pages load their assets from a CDN; install_api_docs serves them locally.
+        docs_url=None,
         redoc_url=None,
     )
     install_error_handlers(app)
@@ -115,5 +117,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_sync_body_bytes=settings.max_sync_body_bytes,
     )
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
+    install_api_docs(app, openapi_url="/openapi.json", title=app.title)
     return app

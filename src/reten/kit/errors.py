@@ -16,6 +16,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -114,6 +115,46 @@ class BadGateway(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     default_message = "Service temporarily unavailable"
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The standard error body, as the OpenAPI documents it for every error status."""
+
+    # Some errors carry a field of their own (a 409 names the result that won, a 429 when to
+    # retry); the documented core is the same for all.
+    model_config = ConfigDict(extra="allow")
+
+    statusCode: int  # the wire name, as every error body spells it
+    error: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+# What any operation may answer besides its success: the app adds these to every route, so
+# generated clients and the fuzzer know the error body. Statuses an operation can never give
+# are harmless to document; an undocumented one is a broken contract.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (
+            400,
+            "Invalid request: the body, a parameter or a header is malformed (`details` per field)",
+        ),
+        (401, "Missing, invalid, expired or revoked credentials"),
+        (403, "The credential lacks the permission this operation requires"),
+        (404, "No such object in the caller's tenant"),
+        (409, "Conflict with the current state (duplicate key, concurrent change, final result)"),
+        (413, "Request body over the size limit"),
+        (422, "Well-formed but not processable in the current state"),
+        (429, "Rate limit exceeded; retry after `Retry-After` seconds"),
+        (503, "Storage unavailable; retry later"),
+    )
+}
 
 
 def reason_phrase(status_code: int) -> str:
