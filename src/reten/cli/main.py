@@ -32,12 +32,14 @@ users_app = typer.Typer(help="Users.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 commerces_app = typer.Typer(help="Commerces.", no_args_is_help=True)
 dispatch_app = typer.Typer(help="Push dispatch.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(commerces_app, name="commerces")
 app.add_typer(dispatch_app, name="dispatch")
+app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True)
 out = Console()
@@ -481,6 +483,50 @@ def commerces_import(
     )
     if report.errors:
         raise typer.Exit(1)
+
+
+@audit_app.command("list")
+def audit_list(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+    action: str | None = typer.Option(None, "--action", help="One action, e.g. api_key.created."),
+    since: str | None = typer.Option(None, "--since", help="ISO 8601 with offset (inclusive)."),
+    limit: int = typer.Option(25, "--limit", min=1, max=100, help="Newest events, 1-100."),
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Print a tenant's newest audit events, one JSON object per line (newest first)."""
+    from reten.audit import service as audit
+    from reten.audit.models import AuditAction
+    from reten.audit.schemas import AuditEventRead
+    from reten.kit.pagination import PageParams
+    from reten.tenants import service as tenants
+
+    _quiet_logs()
+    if action is not None and action not in AuditAction._value2member_map_:
+        _fail(f"unknown action {action!r}; use one of {', '.join(AuditAction)}")
+    try:
+        occurred_from = parse_iso(since) if since else None
+    except ValueError:
+        _fail("--since must be an ISO 8601 timestamp with a time zone")
+        return
+    filters = audit.AuditFilters(
+        action=AuditAction(action) if action else None, occurred_from=occurred_from
+    )
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        async with db.sessionmaker() as session:
+            target = await tenants.get_by_slug(session, tenant)
+            if target is None:
+                _fail(f"no tenant with slug {tenant!r}")
+                raise AssertionError
+            rows, _, _ = await audit.list_events(
+                session, target.id, filters, PageParams(page=1, per_page=limit)
+            )
+            return [AuditEventRead.of(e).model_dump(mode="json") for e in rows]
+
+    for event in _run(_settings(database_url), work):
+        out.print(
+            json.dumps(event, ensure_ascii=False), highlight=False, markup=False, soft_wrap=True
+        )
 
 
 if __name__ == "__main__":
