@@ -14,6 +14,7 @@ from reten import __version__
 from reten.activities.router import router as activities_router
 from reten.activity_config.router import router as activity_config_router
 from reten.activity_config.service import seed_attribute_keys
+from reten.admin import router as admin
 from reten.api_keys.router import router as api_keys_router
 from reten.apidocs.router import install_api_docs
 from reten.audit.router import router as audit_router
@@ -119,4 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
     install_api_docs(app, openapi_url="/openapi.json", title=app.title)
+    # The admin panel at `/`, after the API so that no panel path can shadow an API route.
+    admin.install(app)
     return app

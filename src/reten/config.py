@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     access_token_ttl_seconds: int = Field(default=900, ge=60)
     refresh_token_ttl_seconds: int = Field(default=604800, ge=300)
+    # An admin panel session ends this long after login (or at logout, whichever comes first).
+    admin_session_ttl_seconds: int = Field(default=28800, ge=300)
     # How long a verified API key is trusted without looking at the database again. A revocation
     # takes effect within this delay on every process, so it must stay at or below 5 s.
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=5)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -548,3 +548,21 @@ async def detail_or_404(
     if detail is None:
         raise NotFound("Activity not found")
     return detail
+
+
+async def lifecycle_counts(
+    session: AsyncSession, tenant_id: uuid.UUID, start: datetime, end: datetime
+) -> dict[str, int]:
+    """How many of the tenant's activities scheduled in [start, end) are in each lifecycle status.
+
+    Every status is present (0 when none), in the lifecycle's order, so a dashboard row never
+    changes shape.
+    """
+    repo = TenantRepository(session, tenant_id)
+    stmt = (
+        repo.where(Activity, select(Activity.lifecycle_status, func.count()))
+        .where(Activity.scheduled_at >= start, Activity.scheduled_at < end)
+        .group_by(Activity.lifecycle_status)
+    )
+    found = {status: int(n) for status, n in (await session.execute(stmt)).all()}
+    return {s.value: found.get(s.value, 0) for s in LifecycleStatus}

@@ -13,6 +13,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 import structlog
 from sqlalchemy import or_, select, update
@@ -35,7 +37,9 @@ from reten.kit.cache import TTLCache
 from reten.kit.crypto import sha256_hex
 from reten.kit.db import Database, TenantRepository
 from reten.kit.errors import BadRequest, NotFound, PermissionDenied, ValidationFailed
-from reten.kit.time import utcnow
+from reten.kit.listing import paginate, parse_sort
+from reten.kit.pagination import PageParams
+from reten.kit.time import ensure_utc, utcnow
 from reten.tenants.models import Tenant
 from reten.users.models import Membership, User
 
@@ -223,17 +227,115 @@ async def create_key(
     return key, plaintext
 
 
+def may_list_all_keys(principal: Principal) -> bool:
+    role = principal.highest_role
+    return role is not None and role_rank(role) >= role_rank(Role.ADMIN)
+
+
+def may_revoke(principal: Principal, owner_id: uuid.UUID, owner_roles: list[str] | None) -> bool:
+    """Own keys always; another user's key with a strictly higher role (rule H)."""
+    if owner_id == principal.user_id:
+        return True
+    owner_role = highest_role(owner_roles) if owner_roles else None
+    mine = principal.highest_role
+    return mine is not None and (owner_role is None or role_rank(mine) > role_rank(owner_role))
+
+
 async def list_keys(session: AsyncSession, principal: Principal, *, all_keys: bool) -> list[ApiKey]:
     repo = TenantRepository(session, principal.require_tenant())
     stmt = repo.select(ApiKey)
     if all_keys:
-        role = principal.highest_role
-        if role is None or role_rank(role) < role_rank(Role.ADMIN):
+        if not may_list_all_keys(principal):
             raise PermissionDenied("Listing every key of the tenant requires the ADMIN role")
     else:
         stmt = stmt.where(ApiKey.user_id == principal.user_id)
     stmt = stmt.order_by(ApiKey.created_at.desc(), ApiKey.id)
     return list((await session.execute(stmt)).scalars())
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+def status_of(key: ApiKey, now: datetime) -> KeyStatus:
+    if key.revoked_at is not None:
+        return KeyStatus.REVOKED
+    if key.expires_at is not None and ensure_utc(key.expires_at) <= now:
+        return KeyStatus.EXPIRED
+    return KeyStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """A listed key with its owner, and what the caller may do with it."""
+
+    key: ApiKey
+    owner_email: str | None
+    status: KeyStatus
+    may_revoke: bool
+
+
+KEY_SORTS = {
+    "created_at": ApiKey.created_at,
+    "name": ApiKey.name,
+    "last_used_at": ApiKey.last_used_at,
+}
+
+
+async def list_keys_page(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    all_keys: bool,
+    status: KeyStatus | None,
+    sort: str | None,
+    page: PageParams,
+) -> tuple[list[KeyRow], int, bool]:
+    """One page of the caller's keys (every key of the tenant with `all_keys`, ADMIN+)."""
+    if all_keys and not may_list_all_keys(principal):
+        raise PermissionDenied("Listing every key of the tenant requires the ADMIN role")
+    stmt = _key_rows(session, principal)
+    if not all_keys:
+        stmt = stmt.where(ApiKey.user_id == principal.user_id)
+    now = utcnow()
+    if status == KeyStatus.REVOKED:
+        stmt = stmt.where(ApiKey.revoked_at.is_not(None))
+    elif status == KeyStatus.EXPIRED:
+        stmt = stmt.where(ApiKey.revoked_at.is_(None), ApiKey.expires_at <= now)
+    elif status == KeyStatus.ACTIVE:
+        stmt = stmt.where(
+            ApiKey.revoked_at.is_(None), or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
+        )
+    order = parse_sort(sort, KEY_SORTS, "-created_at", ApiKey.id)
+    rows, total, estimate = await paginate(session, stmt, order, page, scalars=False)
+    return [_key_row(principal, row, now) for row in rows], total, estimate
+
+
+def _key_rows(session: AsyncSession, principal: Principal) -> Any:
+    repo = TenantRepository(session, principal.require_tenant())
+    return repo.where(ApiKey, select(ApiKey, User.email, User.roles)).outerjoin(
+        User, User.id == ApiKey.user_id
+    )
+
+
+def _key_row(principal: Principal, row: Any, now: datetime) -> KeyRow:
+    key, email, roles = row
+    return KeyRow(
+        key=key,
+        owner_email=email,
+        status=status_of(key, now),
+        may_revoke=key.revoked_at is None and may_revoke(principal, key.user_id, roles),
+    )
+
+
+async def get_key_row(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> KeyRow:
+    """One key of the caller's tenant; another tenant's key is not found."""
+    row = (await session.execute(_key_rows(session, principal).where(ApiKey.id == key_id))).first()
+    if row is None:
+        raise NotFound("API key not found")
+    return _key_row(principal, row, utcnow())
 
 
 async def revoke_key(
@@ -248,10 +350,7 @@ async def revoke_key(
         raise NotFound("API key not found")
     if key.user_id != principal.user_id:
         owner = await session.get(User, key.user_id)
-        owner_role = highest_role(owner.roles) if owner else None
-        mine = principal.highest_role
-        # Rule H: a strictly higher role may act on another user's key.
-        if mine is None or (owner_role is not None and role_rank(mine) <= role_rank(owner_role)):
+        if not may_revoke(principal, key.user_id, owner.roles if owner else None):
             raise PermissionDenied("Cannot revoke this API key")
     if key.revoked_at is not None:
         raise BadRequest("API key already revoked")

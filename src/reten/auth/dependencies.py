@@ -78,7 +78,7 @@ async def _token_user(runtime: Runtime, request: Request) -> User:
     return await _user_from_token(runtime, token)
 
 
-def _user_principal(user: User, tenant_id: uuid.UUID | None) -> Principal:
+def user_principal(user: User, tenant_id: uuid.UUID | None) -> Principal:
     return Principal(
         kind=PrincipalKind.USER,
         user_id=user.id,
@@ -131,7 +131,20 @@ async def _api_key_principal(runtime: Runtime, request: Request, plaintext: str)
     return verified.principal()
 
 
-def _check(
+async def check_login_rate(runtime: Runtime, client_host: str | None, identifier: str) -> None:
+    """The login budget, per client address and per identifier; shared by the API and the panel."""
+    limit = runtime.settings.login_rate_limit
+    ip = client_host or "unknown"
+    for key in (f"login-ip:{ip}", f"login-email:{identifier.strip().lower()}"):
+        decision = await runtime.limiter.hit(key, limit)
+        if not decision.allowed:
+            raise TooManyRequests(
+                "Too many login attempts; try again later",
+                headers={"Retry-After": str(decision.reset_seconds)},
+            )
+
+
+def check_permission(
     principal: Principal, permission: Permission | None, *, integration: bool = False
 ) -> Principal:
     # Every later log line of this request names who made it and for which tenant.
@@ -162,7 +175,7 @@ def session_user(permission: Permission | None = None) -> Dependency:
     async def dependency(request: Request) -> Principal:
         runtime = get_runtime(request)
         user = await _token_user(runtime, request)
-        return _check(_user_principal(user, None), permission)
+        return check_permission(user_principal(user, None), permission)
 
     return _mark(dependency, "session", permission)
 
@@ -174,7 +187,7 @@ def tenant_user(permission: Permission | None) -> Dependency:
         runtime = get_runtime(request)
         user = await _token_user(runtime, request)
         tenant_id = await _tenant_from_header(runtime, request, user)
-        return _check(_user_principal(user, tenant_id), permission)
+        return check_permission(user_principal(user, tenant_id), permission)
 
     return _mark(dependency, "tenant-user", permission)
 
@@ -193,13 +206,13 @@ def tenant_principal(permission: Permission) -> Dependency:
             named = request.headers.get("x-tenant-id")
             if named and named.lower() != str(principal.tenant_id):
                 raise PermissionDenied("Access to this tenant is not allowed")
-            return _check(principal, permission)
+            return check_permission(principal, permission)
         token = _bearer(request)
         if token is None:
             raise Unauthorized("Missing credentials")
         user = await _user_from_token(runtime, token)
         tenant_id = await _tenant_from_header(runtime, request, user)
-        return _check(_user_principal(user, tenant_id), permission)
+        return check_permission(user_principal(user, tenant_id), permission)
 
     return _mark(dependency, "tenant", permission)
 
@@ -213,6 +226,6 @@ def integration_key(permission: Permission) -> Dependency:
         if not key:
             raise Unauthorized(INVALID_KEY)
         principal = await _api_key_principal(runtime, request, key)
-        return _check(principal, permission, integration=True)
+        return check_permission(principal, permission, integration=True)
 
     return _mark(dependency, "integration", permission)

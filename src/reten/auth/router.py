@@ -4,12 +4,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.auth import service
-from reten.auth.dependencies import public, session_user, tenant_user
+from reten.auth.dependencies import check_login_rate, public, session_user, tenant_user
 from reten.auth.permissions import Permission, sort_permissions, sort_roles
 from reten.auth.principal import Principal
 from reten.auth.schemas import LoginInput, LoginRead, MeRead, MessageRead, RefreshRead, UserBrief
 from reten.config import Environment
-from reten.kit.errors import TooManyRequests, Unauthorized, error_response
+from reten.kit.errors import Unauthorized, error_response
 from reten.kit.jsonbody import body_of
 from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession, Runtime, get_runtime
@@ -47,18 +47,6 @@ def _clear_cookie(response: Response, runtime: Runtime) -> None:
     )
 
 
-async def _login_rate_limit(runtime: Runtime, request: Request, identifier: str) -> None:
-    limit = runtime.settings.login_rate_limit
-    ip = request.client.host if request.client else "unknown"
-    for key in (f"login-ip:{ip}", f"login-email:{identifier.strip().lower()}"):
-        decision = await runtime.limiter.hit(key, limit)
-        if not decision.allowed:
-            raise TooManyRequests(
-                "Too many login attempts; try again later",
-                headers={"Retry-After": str(decision.reset_seconds)},
-            )
-
-
 @router.post("/login", response_model=LoginRead, openapi_extra=openapi_body(LoginInput))
 async def login(
     request: Request,
@@ -68,7 +56,9 @@ async def login(
     session: AsyncSession = DbSession,
 ) -> LoginRead:
     runtime = get_runtime(request)
-    await _login_rate_limit(runtime, request, data.identifier)
+    await check_login_rate(
+        runtime, request.client.host if request.client else None, data.identifier
+    )
     issued = await service.login(session, runtime.settings, data.identifier, data.password)
     _set_cookie(response, runtime, issued.refresh_token)
     return LoginRead(

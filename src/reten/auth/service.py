@@ -119,3 +119,32 @@ async def logout(session: AsyncSession, token: str | None) -> None:
     if row is not None:
         await _revoke_family(session, row.family_id)
         await session.commit()
+
+
+async def user_of_session(session: AsyncSession, token: str | None) -> User | None:
+    """The active user whose login issued `token`, while that login is still open.
+
+    The admin panel keeps the refresh token of its login as its session handle (never rotating
+    it), so logging out, a password reset and deactivation end panel sessions exactly as they
+    end API sessions. A token rotated through /api/auth/refresh no longer opens the panel.
+    """
+    if not token:
+        return None
+    row = (
+        await session.execute(
+            select(RefreshToken, User)
+            .join(User, User.id == RefreshToken.user_id)
+            .where(RefreshToken.token_hash == sha256_hex(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    refresh_row, user = row
+    if (
+        refresh_row.is_family_revoked
+        or refresh_row.used_at is not None
+        or refresh_row.expires_at <= utcnow()
+        or not user.is_active
+    ):
+        return None
+    return user

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -562,3 +562,63 @@ async def _commit(session: AsyncSession, *, wake_dispatcher: bool = False) -> No
         if _is_rule_1a(exc):
             raise Conflict(CHANNEL_TAKEN) from None
         raise
+
+
+# --- health (the admin dashboard) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelHealth:
+    """Deliveries of one channel since a moment, and its configs that are failing."""
+
+    channel: str
+    successes: int
+    failures: int
+    failing: list[ConfigView]
+
+    @property
+    def attempts(self) -> int:
+        return self.successes + self.failures
+
+    @property
+    def success_rate(self) -> float | None:
+        """Share of successful attempts (0..1), None without attempts."""
+        return self.successes / self.attempts if self.attempts else None
+
+
+def is_failing(config: DispatchConfig) -> bool:
+    """Deactivated by the breaker or a 410, or failing right now."""
+    return config.consecutive_failures > 0 or config.deactivated_reason in (
+        DeactivationReason.HTTP_410.value,
+        DeactivationReason.CONSECUTIVE_FAILURES.value,
+    )
+
+
+async def channel_health(
+    session: AsyncSession, tenant_id: uuid.UUID, since: datetime
+) -> list[ChannelHealth]:
+    """One entry per channel that has a config or an attempt since `since`, by channel name."""
+    repo = TenantRepository(session, tenant_id)
+    stmt = (
+        repo.where(
+            DispatchAttempt,
+            select(DispatchConfig.channel, DispatchAttempt.outcome, func.count()),
+        )
+        .join(DispatchConfig, DispatchConfig.id == DispatchAttempt.dispatch_config_id)
+        .where(DispatchAttempt.created_at >= since)
+        .group_by(DispatchConfig.channel, DispatchAttempt.outcome)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for channel, outcome, n in (await session.execute(stmt)).all():
+        counts.setdefault(channel, {})[outcome] = int(n)
+    configs = await list_configs(session, tenant_id)
+    channels = sorted(set(counts) | {v.config.channel for v in configs})
+    return [
+        ChannelHealth(
+            channel=channel,
+            successes=counts.get(channel, {}).get(DeliveryOutcome.SUCCESS.value, 0),
+            failures=counts.get(channel, {}).get(DeliveryOutcome.FAILURE.value, 0),
+            failing=[v for v in configs if v.config.channel == channel and is_failing(v.config)],
+        )
+        for channel in channels
+    ]

@@ -239,6 +239,11 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"Method {request.method} not allowed on {request.url.path}"
         else:
             message = str(exc.detail) if exc.detail else reason_phrase(exc.status_code)
+        # A front door with its own error pages (the admin panel) answers for its paths.
+        page_for = getattr(request.app.state, "error_page_for", None)
+        page = page_for(request, exc.status_code, message) if page_for else None
+        if page is not None:
+            return page  # type: ignore[no-any-return]
         extra = {"requestId": _request_id(request)} if exc.status_code >= 500 else None
         return error_response(
             exc.status_code, message, extra=extra, headers=dict(exc.headers or {})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 
 def utcnow() -> datetime:
@@ -39,3 +40,18 @@ def parse_iso(text: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError("timestamp has no time zone")
     return parsed.astimezone(UTC)
+
+
+def day_start(now: datetime, tz: ZoneInfo) -> datetime:
+    """Midnight of `now`'s day in `tz`, in UTC (what "today" means to a tenant)."""
+    local = now.astimezone(tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def week_start(now: datetime, tz: ZoneInfo) -> datetime:
+    """Monday 00:00 of `now`'s week in `tz`, in UTC."""
+    local = now.astimezone(tz)
+    monday = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return monday.astimezone(UTC)

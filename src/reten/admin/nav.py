@@ -1,0 +1,35 @@
+"""The navigation of the base layout: every page of the panel, in one place.
+
+A page author adds the page's path here when the page exists (`path=None` keeps a planned page
+out of the menu) and the permission needed to see it. The menu shows an entry only to callers
+holding its permission; the view itself refuses callers without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reten.auth.permissions import Permission
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    path: str | None
+    permission: Permission | None = None
+    section: str = "main"
+
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("Dashboard", "/", Permission.VIEW_ACTIVITIES),
+    NavItem("Activities", None, Permission.VIEW_ACTIVITIES),
+    NavItem("Results", None, Permission.VIEW_ACTIVITIES),
+    NavItem("Dispatch configuration", None, Permission.VIEW_ACTIVITIES),
+    NavItem("Result types", None, Permission.MANAGE_ACTIVITY_CONFIG),
+    NavItem("Commerces", None, Permission.MANAGE_COMMERCES),
+    NavItem("Operators", None, Permission.MANAGE_OPERATORS),
+    NavItem("Routes", None, Permission.MANAGE_ROUTES),
+    NavItem("Users", None, Permission.VIEW_USERS, section="settings"),
+    NavItem("API keys", "/settings/api-keys", Permission.MANAGE_API_KEYS, section="settings"),
+    NavItem("Tenants", None, Permission.CREATE_TENANT, section="settings"),
+)

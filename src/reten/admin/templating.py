@@ -1,0 +1,77 @@
+"""The Jinja2 environment of the panel, its filters, and rendering one block of a template."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import datetime
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from reten import __version__
+from reten.admin.nav import NAV
+from reten.kit.time import ensure_utc, iso
+
+# The time zone of the page being rendered (the tenant's), so that `when` works the same inside
+# macros, which do not see the page's context.
+_page_tz: ContextVar[ZoneInfo | None] = ContextVar("page_tz", default=None)
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def when(value: datetime | None, empty: str = "—") -> Markup:
+    """A timestamp in the tenant's time zone, with the exact UTC value on hover."""
+    if value is None:
+        return Markup(escape(empty))
+    utc = ensure_utc(value)
+    local = utc.astimezone(_page_tz.get() or UTC_ZONE)
+    stamp = iso(utc)
+    return Markup(
+        f'<time datetime="{escape(stamp)}" title="{escape(stamp)} UTC">'
+        f"{escape(local.strftime('%Y-%m-%d %H:%M'))}</time>"
+    )
+
+
+def static_url(path: str) -> str:
+    # The version in the query string makes a browser fetch assets again after an upgrade.
+    return f"/static/{path}?v={__version__}"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("reten.admin", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["when"] = when
+    env.globals["static"] = static_url
+    env.globals["nav"] = NAV
+    env.globals["version"] = __version__
+    # The shared macros, usable in every template and every block as `ui.<macro>(...)`.
+    env.globals["ui"] = env.get_template("_macros.html").module
+    return env
+
+
+def render_template(
+    name: str, values: Mapping[str, Any], *, tz: ZoneInfo, block: str | None = None
+) -> str:
+    template = environment().get_template(name)
+    token = _page_tz.set(tz)
+    try:
+        if block is None:
+            return template.render(values)
+        # One block of the same template (the htmx fragment), rendered with the page's values.
+        render_block = template.blocks[block]
+        return "".join(render_block(template.new_context(dict(values))))
+    finally:
+        _page_tz.reset(token)
+
+
+STATIC_DIR = str(files("reten.admin") / "static")
