@@ -75,6 +75,7 @@ class Factory:
                     admin_first_name="Ada",
                     admin_last_name="Admin",
                 ),
+                actor=Actor.system(),
             )
             admin = await users.get_by_email(session, email)
             assert admin is not None
@@ -94,6 +95,7 @@ class Factory:
                         requires_future_scheduled_at=future,
                         sort_order=order,
                     ),
+                    actor=Actor.system(),
                 )
             route = await routes.create_route(session, tid, external_id="R-1", name="Ruta Norte")
             op = await operators.create_operator(
@@ -158,6 +160,7 @@ class Factory:
                 name=unique("key"),
                 permissions=[p.value for p in perms],
                 expires_at=expires_at,
+                actor=Actor.system(),
             )
         return plaintext
 

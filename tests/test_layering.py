@@ -20,6 +20,7 @@ ROOT = SRC / "reten"
 # that one is lower in this list; the ORM models are the exception (see `_is_model`).
 STACK = (
     "auth",  # the permissions catalog, principals and tokens
+    "audit",  # written by every administrative change, below the domains that record
     "api_keys",
     "users",
     "tenants",

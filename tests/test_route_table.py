@@ -20,6 +20,7 @@ from reten.activity_config.schemas import TaskResultTypeCreate
 from reten.api_keys import service as api_keys
 from reten.app import ROUTERS
 from reten.auth.permissions import Permission, permissions_for_roles
+from reten.kit.actor import Actor
 from tests.activities.makers import OBJECT_MAKERS as ACTIVITY_MAKERS
 from tests.activity_config.makers import OBJECT_MAKERS as ACTIVITY_CONFIG_MAKERS
 from tests.commerces.makers import OBJECT_MAKERS as COMMERCE_MAKERS
@@ -73,6 +74,7 @@ async def _make_result_type(factory: Factory, world: World) -> str:
             session,
             world.tenant_id,
             TaskResultTypeCreate(code=unique("T").upper().replace("-", "_"), label="x"),
+            actor=Actor.system(),
         )
         return str(item.id)
 
@@ -82,7 +84,7 @@ async def _make_api_key(factory: Factory, world: World) -> str:
         key, _ = await api_keys.create_key(
             session, tenant_id=world.tenant_id, owner_id=world.admin_id,
             owner_permissions=permissions_for_roles(["ADMIN"]), name="victim",
-            permissions=["VIEW_ACTIVITIES"], expires_at=None,
+            permissions=["VIEW_ACTIVITIES"], expires_at=None, actor=Actor.system(),
         )  # fmt: skip
         return str(key.id)
 

@@ -16,6 +16,7 @@ from reten.activity_config.router import router as activity_config_router
 from reten.admin import router as admin
 from reten.api_keys.router import router as api_keys_router
 from reten.apidocs.router import install_api_docs
+from reten.audit.router import router as audit_router
 from reten.auth.router import router as auth_router
 from reten.commerces.router import router as commerces_router
 from reten.config import Settings, get_settings
@@ -61,6 +62,7 @@ ROUTERS = (
     dispatch_router,
     integration_router,
     dispatch_actions_router,
+    audit_router,
 )
 
 

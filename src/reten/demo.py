@@ -21,6 +21,8 @@ from reten.activity_config import service as activity_config
 from reten.activity_config.models import ResultOutcome
 from reten.activity_config.schemas import TaskResultTypeCreate
 from reten.api_keys import service as api_keys
+from reten.audit import service as audit
+from reten.audit.models import AuditAction
 from reten.auth.permissions import Permission, permissions_for_roles
 from reten.commerces import service as commerces
 from reten.kit.actor import Actor
@@ -89,8 +91,13 @@ async def seed_demo(db: Database, base_url: str, *, rng_seed: int = 7) -> DemoSu
         admin = await users.get_by_email(session, DEMO_ADMIN_EMAIL)
         assert admin is not None, "the demo tenant exists without its admin"
         if not created:
+            before = audit.describe(admin)
             await users.set_password(session, admin, password)
             admin.is_active = True
+            audit.record_changed(
+                session, tenant.id, Actor.system(), AuditAction.USER_PASSWORD_RESET, admin, before,
+                passwordReset=True,
+            )  # fmt: skip
             await session.commit()
         _, plaintext = await api_keys.create_key(
             session,
@@ -100,6 +107,7 @@ async def seed_demo(db: Database, base_url: str, *, rng_seed: int = 7) -> DemoSu
             name=f"Demo integration key {utcnow():%Y-%m-%d %H:%M:%S}",
             permissions=[Permission.VIEW_ACTIVITIES.value, Permission.SUBMIT_ACTIVITY_RESULT.value],
             expires_at=None,
+            actor=Actor.system(),
         )
         return DemoSummary(
             tenant.id, tenant.slug, admin.email, password, plaintext, base_url, created
@@ -117,6 +125,7 @@ async def _create(session: AsyncSession, password: str, rng: random.Random) -> T
             admin_first_name="Demo",
             admin_last_name="Admin",
         ),
+        actor=Actor.system(),
     )
     tid = tenant.id
     for code, label, future, outcome, order in RESULT_TYPES:
@@ -130,6 +139,7 @@ async def _create(session: AsyncSession, password: str, rng: random.Random) -> T
                 outcome=outcome,
                 sort_order=order,
             ),
+            actor=Actor.system(),
         )
     stores = [
         await commerces.create_commerce(

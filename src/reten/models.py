@@ -9,6 +9,7 @@ from reten.activity_config.models import (
     TaskResultType,
 )
 from reten.api_keys.models import ApiKey
+from reten.audit.models import AuditEvent
 from reten.commerces.models import Address, Commerce, CommerceUser, CommerceUserRoleLink, Contact
 from reten.dispatch.models import (
     ChannelDefinition,
@@ -35,6 +36,7 @@ __all__ = [
     "ApiKey",
     "AttributeKey",
     "AttributePolicy",
+    "AuditEvent",
     "Base",
     "ChannelDefinition",
     "Commerce",

@@ -6,6 +6,7 @@ from typing import Any
 
 from reten.activity_config import service
 from reten.activity_config.schemas import TargetResolutionConfigCreate
+from reten.kit.actor import Actor
 from tests.factories import Factory, Maker, World
 
 
@@ -15,6 +16,7 @@ async def _target_config(factory: Factory, world: World) -> dict[str, Any]:
             session,
             world.tenant_id,
             TargetResolutionConfigCreate.model_validate({"resolution_strategy": "ON_CREATION"}),
+            actor=Actor.system(),
         )
     return {"id": str(item.config.id), "_body": {"priority": 5}}
 

@@ -6,6 +6,7 @@ import httpx
 
 from reten.activity_config import service as activity_config
 from reten.activity_config.schemas import TaskResultTypeCreate, TaskResultTypeUpdate
+from reten.kit.actor import Actor
 from reten.kit.db import Database
 from tests.factories import Factory
 
@@ -22,14 +23,20 @@ class TestResultTypeConfigs:
                 session,
                 world.tenant_id,
                 TaskResultTypeCreate(code="AAA_FIRST", label="Primero", sort_order=10),
+                actor=Actor.system(),
             )
             hidden = await activity_config.create_type(
                 session,
                 world.tenant_id,
                 TaskResultTypeCreate(code="OLD", label="Viejo", sort_order=0),
+                actor=Actor.system(),
             )
             await activity_config.update_type(
-                session, world.tenant_id, hidden.id, TaskResultTypeUpdate(is_active=False)
+                session,
+                world.tenant_id,
+                hidden.id,
+                TaskResultTypeUpdate(is_active=False),
+                actor=Actor.system(),
             )
         key = await factory.api_key(world)
         response = await client.get(PATH, headers={"x-api-key": key})
@@ -60,7 +67,9 @@ class TestResultTypeConfigs:
         world = await factory.world()
         async with db.sessionmaker() as session:
             for item in await activity_config.list_types(session, world.tenant_id):
-                await activity_config.delete_type(session, world.tenant_id, item.id)
+                await activity_config.delete_type(
+                    session, world.tenant_id, item.id, actor=Actor.system()
+                )
         key = await factory.api_key(world)
         response = await client.get(PATH, headers={"x-api-key": key})
         assert response.status_code == 200 and response.json() == []
@@ -71,7 +80,10 @@ class TestResultTypeConfigs:
         mine, other = await factory.world(), await factory.world()
         async with db.sessionmaker() as session:
             await activity_config.create_type(
-                session, other.tenant_id, TaskResultTypeCreate(code="OTHER_ONLY", label="x")
+                session,
+                other.tenant_id,
+                TaskResultTypeCreate(code="OTHER_ONLY", label="x"),
+                actor=Actor.system(),
             )
         key = await factory.api_key(mine)
         codes = [t["code"] for t in (await client.get(PATH, headers={"x-api-key": key})).json()]
@@ -88,7 +100,10 @@ class TestResultTypeConfigs:
         assert again.status_code == 304 and again.content == b""
         async with db.sessionmaker() as session:
             await activity_config.create_type(
-                session, world.tenant_id, TaskResultTypeCreate(code="NEW_ONE", label="n")
+                session,
+                world.tenant_id,
+                TaskResultTypeCreate(code="NEW_ONE", label="n"),
+                actor=Actor.system(),
             )
         changed = await client.get(PATH, headers={"x-api-key": key, "If-None-Match": etag})
         assert changed.status_code == 200 and changed.headers["ETag"] != etag

@@ -360,6 +360,7 @@ class TestResultTypes:
                 world.tenant_id,
                 types["NO_CONTACT"].id,
                 TaskResultTypeUpdate(is_active=False),
+                actor=Actor.system(),
             )
         response = await post(
             client, key, result_body(world, activity_id, task_result={"result": "NO_CONTACT"})

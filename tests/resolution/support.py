@@ -253,6 +253,7 @@ async def add_config(
                     "is_active": active,
                 }
             ),
+            actor=Actor.system(),
         )
         return item.config.id
 
@@ -268,6 +269,7 @@ async def set_policy(db: Database, world: World, key: str, strategy: str, resolv
             AttributePolicyUpsert.model_validate(
                 {"attribute_key_id": key_id, "strategy": strategy, "resolver_type": resolver}
             ),
+            actor=Actor.system(),
         )
 
 

@@ -51,7 +51,9 @@ async def create_task_result_type(
     data: TaskResultTypeCreate = Depends(body_of(TaskResultTypeCreate)),
     session: AsyncSession = DbSession,
 ) -> TaskResultTypeRead:
-    item = await service.create_type(session, principal.require_tenant(), data)
+    item = await service.create_type(
+        session, principal.require_tenant(), data, actor=principal.actor()
+    )
     return TaskResultTypeRead.model_validate(item)
 
 
@@ -67,7 +69,7 @@ async def update_task_result_type(
     session: AsyncSession = DbSession,
 ) -> TaskResultTypeRead:
     item = await service.update_type(
-        session, principal.require_tenant(), parse_uuid("id", id), data
+        session, principal.require_tenant(), parse_uuid("id", id), data, actor=principal.actor()
     )
     return TaskResultTypeRead.model_validate(item)
 
@@ -82,7 +84,9 @@ async def delete_task_result_type(
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     session: AsyncSession = DbSession,
 ) -> Response:
-    item = await service.delete_type(session, principal.require_tenant(), parse_uuid("id", id))
+    item = await service.delete_type(
+        session, principal.require_tenant(), parse_uuid("id", id), actor=principal.actor()
+    )
     if item is None:
         return Response(status_code=204)
     body = TaskResultTypeRead.model_validate(item).model_dump_json(by_alias=True)
@@ -125,7 +129,9 @@ async def upsert_attribute_policy(
     data: AttributePolicyUpsert = Depends(body_of(AttributePolicyUpsert, context=_env)),
     session: AsyncSession = DbSession,
 ) -> AttributePolicyRead:
-    policy, key = await service.upsert_policy(session, principal.require_tenant(), data)
+    policy, key = await service.upsert_policy(
+        session, principal.require_tenant(), data, actor=principal.actor()
+    )
     return AttributePolicyRead.of(policy, key)
 
 
@@ -152,7 +158,9 @@ async def create_target_resolution_config(
     data: TargetResolutionConfigCreate = Depends(body_of(TargetResolutionConfigCreate)),
     session: AsyncSession = DbSession,
 ) -> TargetResolutionConfigRead:
-    item = await service.create_target_config(session, principal.require_tenant(), data)
+    item = await service.create_target_config(
+        session, principal.require_tenant(), data, actor=principal.actor()
+    )
     return TargetResolutionConfigRead.of(item.config, item.criteria)
 
 
@@ -168,7 +176,7 @@ async def update_target_resolution_config(
     session: AsyncSession = DbSession,
 ) -> TargetResolutionConfigRead:
     item = await service.update_target_config(
-        session, principal.require_tenant(), parse_uuid("id", id), data
+        session, principal.require_tenant(), parse_uuid("id", id), data, actor=principal.actor()
     )
     return TargetResolutionConfigRead.of(item.config, item.criteria)
 
@@ -179,5 +187,7 @@ async def delete_target_resolution_config(
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     session: AsyncSession = DbSession,
 ) -> Response:
-    await service.delete_target_config(session, principal.require_tenant(), parse_uuid("id", id))
+    await service.delete_target_config(
+        session, principal.require_tenant(), parse_uuid("id", id), actor=principal.actor()
+    )
     return Response(status_code=204)

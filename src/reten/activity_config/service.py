@@ -33,6 +33,9 @@ from reten.activity_config.schemas import (
     TaskResultTypeCreate,
     TaskResultTypeUpdate,
 )
+from reten.audit import service as audit
+from reten.audit.models import AuditAction
+from reten.kit.actor import Actor
 from reten.kit.db import TenantRepository
 from reten.kit.errors import Conflict, NotFound
 from reten.kit.time import utcnow
@@ -61,7 +64,7 @@ async def active_type(
 
 
 async def create_type(
-    session: AsyncSession, tenant_id: uuid.UUID, data: TaskResultTypeCreate
+    session: AsyncSession, tenant_id: uuid.UUID, data: TaskResultTypeCreate, *, actor: Actor
 ) -> TaskResultType:
     repo = TenantRepository(session, tenant_id)
     existing = (
@@ -80,6 +83,7 @@ async def create_type(
             sort_order=data.sort_order,
         )
     )
+    audit.record_object(session, tenant_id, actor, AuditAction.TASK_RESULT_TYPE_CREATED, item)
     try:
         await session.commit()
     except IntegrityError:  # a concurrent create of the same code
@@ -96,20 +100,29 @@ async def _get(session: AsyncSession, tenant_id: uuid.UUID, type_id: uuid.UUID) 
 
 
 async def update_type(
-    session: AsyncSession, tenant_id: uuid.UUID, type_id: uuid.UUID, data: TaskResultTypeUpdate
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    type_id: uuid.UUID,
+    data: TaskResultTypeUpdate,
+    *,
+    actor: Actor,
 ) -> TaskResultType:
     item = await _get(session, tenant_id, type_id)
+    before = audit.describe(item)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
     for field, value in changes.items():
         if value is None:
             continue  # none of these fields is nullable; an explicit null leaves it unchanged
         setattr(item, field, value.value if hasattr(value, "value") else value)
+    audit.record_changed(
+        session, tenant_id, actor, AuditAction.TASK_RESULT_TYPE_UPDATED, item, before
+    )
     await session.commit()
     return item
 
 
 async def delete_type(
-    session: AsyncSession, tenant_id: uuid.UUID, type_id: uuid.UUID
+    session: AsyncSession, tenant_id: uuid.UUID, type_id: uuid.UUID, *, actor: Actor
 ) -> TaskResultType | None:
     """Delete an unused type; deactivate one that results refer to (and return it)."""
     item = await _get(session, tenant_id, type_id)
@@ -120,10 +133,15 @@ async def delete_type(
         )
     ).first()
     if used is None:
+        audit.record_object(session, tenant_id, actor, AuditAction.TASK_RESULT_TYPE_DELETED, item)
         await session.delete(item)
         await session.commit()
         return None
+    before = audit.describe(item)
     item.is_active = False
+    audit.record_changed(
+        session, tenant_id, actor, AuditAction.TASK_RESULT_TYPE_DEACTIVATED, item, before
+    )
     await session.commit()
     return item
 
@@ -171,7 +189,7 @@ async def list_policies(
 
 
 async def upsert_policy(
-    session: AsyncSession, tenant_id: uuid.UUID, data: AttributePolicyUpsert
+    session: AsyncSession, tenant_id: uuid.UUID, data: AttributePolicyUpsert, *, actor: Actor
 ) -> tuple[AttributePolicy, AttributeKey]:
     """Create or replace the tenant's policy for one attribute key (one per key per tenant)."""
     strategy = data.effective_strategy.value
@@ -203,11 +221,19 @@ async def upsert_policy(
                     hook_timeout_ms=hook_timeout_ms,
                 )
             )
+            audit.record_object(
+                session, tenant_id, actor, AuditAction.ATTRIBUTE_POLICY_CREATED, policy,
+                attributeKey=key.key,
+            )  # fmt: skip
         else:
+            before = audit.describe(policy)
             policy.resolution_strategy = strategy
             policy.resolver_type = resolver
             policy.hook_url = hook_url
             policy.hook_timeout_ms = hook_timeout_ms
+            audit.record_changed(
+                session, tenant_id, actor, AuditAction.ATTRIBUTE_POLICY_UPDATED, policy, before
+            )
         try:
             await session.commit()
         except IntegrityError:
@@ -306,7 +332,11 @@ async def _commit_config(session: AsyncSession) -> None:
 
 
 async def create_target_config(
-    session: AsyncSession, tenant_id: uuid.UUID, data: TargetResolutionConfigCreate
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    data: TargetResolutionConfigCreate,
+    *,
+    actor: Actor,
 ) -> ConfigWithCriteria:
     repo = TenantRepository(session, tenant_id)
     config = repo.add(
@@ -320,6 +350,10 @@ async def create_target_config(
         )
     )
     criteria = _criteria_rows(repo, config.id, data.criteria)
+    audit.record_object(
+        session, tenant_id, actor, AuditAction.TARGET_RESOLUTION_CONFIG_CREATED, config,
+        criteria=audit.criteria_of(criteria),
+    )  # fmt: skip
     await _commit_config(session)
     return ConfigWithCriteria(config, criteria)
 
@@ -338,10 +372,13 @@ async def update_target_config(
     tenant_id: uuid.UUID,
     config_id: uuid.UUID,
     data: TargetResolutionConfigUpdate,
+    *,
+    actor: Actor,
 ) -> ConfigWithCriteria:
     """Apply the given fields; a given `criteria` replaces the whole list with new rows."""
     repo = TenantRepository(session, tenant_id)
     config = await _get_target_config(session, tenant_id, config_id)
+    before = audit.describe(config)
     given = data.model_fields_set
     for name in (
         "resolution_strategy", "fallback_to_commerce_rep", "fallback_to_owner", "priority",
@@ -357,22 +394,30 @@ async def update_target_config(
                     TargetResolutionCriteria.config_id == config.id
                 )
             )
-            _criteria_rows(repo, config.id, data.criteria)
+            replaced = _criteria_rows(repo, config.id, data.criteria)
             # The criteria changed without touching the config row itself.
             config.updated_at = utcnow()
     except IntegrityError:  # autoflush of a priority change before the DELETE
         await session.rollback()
         raise Conflict(PRIORITY_TAKEN) from None
+    new_criteria = {"criteria": audit.criteria_of(replaced)} if data.criteria is not None else {}
+    audit.record_changed(
+        session, tenant_id, actor, AuditAction.TARGET_RESOLUTION_CONFIG_UPDATED, config, before,
+        **new_criteria,
+    )  # fmt: skip
     await _commit_config(session)
     criteria = await _criteria_of(session, tenant_id, [config.id])
     return ConfigWithCriteria(config, criteria[config.id])
 
 
 async def delete_target_config(
-    session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID
+    session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID, *, actor: Actor
 ) -> None:
     """Delete the config and its criteria; target users already resolved keep their outcome."""
     config = await _get_target_config(session, tenant_id, config_id)
+    audit.record_object(
+        session, tenant_id, actor, AuditAction.TARGET_RESOLUTION_CONFIG_DELETED, config
+    )
     await session.execute(
         TenantRepository(session, tenant_id)
         .delete(TargetResolutionCriteria)

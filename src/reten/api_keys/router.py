@@ -35,6 +35,7 @@ async def create_api_key(
         name=data.name,
         permissions=data.permissions,
         expires_at=data.expires_at,
+        actor=principal.actor(),
     )
     return ApiKeyCreated(**ApiKeyRead.of(key).model_dump(), plaintext_key=plaintext, key=plaintext)
 

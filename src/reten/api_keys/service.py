@@ -21,6 +21,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.api_keys.models import ApiKey
+from reten.audit import service as audit
+from reten.audit.models import AuditAction
 from reten.auth.permissions import (
     Permission,
     Role,
@@ -30,6 +32,7 @@ from reten.auth.permissions import (
     sort_permissions,
 )
 from reten.auth.principal import Principal, PrincipalKind
+from reten.kit.actor import Actor
 from reten.kit.cache import TTLCache
 from reten.kit.crypto import sha256_hex
 from reten.kit.db import Database, TenantRepository
@@ -197,6 +200,7 @@ async def create_key(
     name: str,
     permissions: list[str],
     expires_at: datetime | None,
+    actor: Actor,
 ) -> tuple[ApiKey, str]:
     perms = normalise_permissions(permissions)
     if expires_at is not None and expires_at <= utcnow():
@@ -217,6 +221,7 @@ async def create_key(
             expires_at=expires_at,
         )
     )
+    audit.record_object(session, tenant_id, actor, AuditAction.API_KEY_CREATED, key)
     await session.commit()
     log.info("api_key_created", key_id=str(key.id), tenant_id=str(tenant_id), prefix=prefix)
     return key, plaintext
@@ -360,6 +365,7 @@ async def revoke_key(
     if key.revoked_at is not None:
         raise BadRequest("API key already revoked")
     key.revoked_at = utcnow()
+    audit.record_object(session, key.tenant_id, principal.actor(), AuditAction.API_KEY_REVOKED, key)
     await session.commit()
     cache.pop(key.key_hash)  # this process stops accepting it at once; others within the TTL
     log.info("api_key_revoked", key_id=str(key.id))

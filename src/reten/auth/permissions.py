@@ -52,6 +52,8 @@ class Permission(StrEnum):
     MANAGE_ACTIVITY_CONFIG = "MANAGE_ACTIVITY_CONFIG"
     SUBMIT_ACTIVITY_RESULT = "SUBMIT_ACTIVITY_RESULT"
     MANAGE_API_KEYS = "MANAGE_API_KEYS"
+    # Not in the spec's table: reading the audit trail (docs/audit.md), ADMIN and above.
+    VIEW_AUDIT_LOG = "VIEW_AUDIT_LOG"
 
 
 # The catalog order (the table's order) is the order of every permission list we return.
@@ -64,7 +66,7 @@ _ADMIN = frozenset(
         _P.MANAGE_COMMERCES, _P.SYNC_COMMERCES, _P.MANAGE_OPERATORS, _P.SYNC_OPERATORS,
         _P.MANAGE_ROUTES, _P.VIEW_ACTIVITIES, _P.CREATE_ACTIVITY, _P.CANCEL_ACTIVITY,
         _P.DISPATCH_ACTIVITY, _P.MANAGE_ACTIVITY_CONFIG, _P.SUBMIT_ACTIVITY_RESULT,
-        _P.MANAGE_API_KEYS,
+        _P.MANAGE_API_KEYS, _P.VIEW_AUDIT_LOG,
     }
 )  # fmt: skip
 _FDE = frozenset(

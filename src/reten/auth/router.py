@@ -129,7 +129,12 @@ async def reset_my_password(
     # The session this request came from stays logged in; every other one ends.
     keep = await users.family_of(session, request.cookies.get(COOKIE))
     await users.reset_my_password(
-        session, principal.user_id, data.current_password, data.new_password, keep_family=keep
+        session,
+        principal.user_id,
+        data.current_password,
+        data.new_password,
+        keep_family=keep,
+        actor=principal.actor(),
     )
     return MessageRead(message="Password reset successfully")
 

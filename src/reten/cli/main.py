@@ -16,6 +16,7 @@ from rich.console import Console
 
 from reten.cli.client_commands import register as register_client_commands
 from reten.config import Environment, Settings
+from reten.kit.actor import Actor
 from reten.kit.db import Database, database_from_settings
 from reten.kit.time import parse_iso
 
@@ -32,6 +33,7 @@ users_app = typer.Typer(help="Users.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 commerces_app = typer.Typer(help="Commerces.", no_args_is_help=True)
 dispatch_app = typer.Typer(help="Push dispatch.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(users_app, name="users")
@@ -39,6 +41,7 @@ app.add_typer(keys_app, name="api-keys")
 app.add_typer(commerces_app, name="commerces")
 app.add_typer(dispatch_app, name="dispatch")
 register_client_commands(app)
+app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True)
 out = Console()
@@ -359,7 +362,7 @@ def tenants_create(
 
     async def work(db: Database) -> Any:
         async with db.sessionmaker() as session:
-            return await service.setup_tenant(session, data)
+            return await service.setup_tenant(session, data, actor=Actor.system())
 
     try:
         tenant = _run(_settings(database_url), work)
@@ -387,6 +390,8 @@ def users_create(
     database_url: str | None = DatabaseUrl,
 ) -> None:
     """Create a user (SUPER_ADMIN needs no tenant; others usually get --tenant)."""
+    from reten.audit import service as audit
+    from reten.audit.models import AuditAction
     from reten.auth.permissions import Role
     from reten.kit.errors import AppError
     from reten.tenants import service as tenants
@@ -419,6 +424,9 @@ def users_create(
             )
             if target is not None:
                 await users.add_membership(session, user.id, target.id)
+                audit.record_object(
+                    session, target.id, Actor.system(), AuditAction.USER_CREATED, user
+                )
             await session.commit()
             return user
 
@@ -482,6 +490,7 @@ def api_keys_create(
                 name=name,
                 permissions=permission,
                 expires_at=expiry,
+                actor=Actor.system(),
             )
             return plaintext
 
@@ -534,6 +543,50 @@ def commerces_import(
     )
     if report.errors:
         raise typer.Exit(1)
+
+
+@audit_app.command("list")
+def audit_list(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+    action: str | None = typer.Option(None, "--action", help="One action, e.g. api_key.created."),
+    since: str | None = typer.Option(None, "--since", help="ISO 8601 with offset (inclusive)."),
+    limit: int = typer.Option(25, "--limit", min=1, max=100, help="Newest events, 1-100."),
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Print a tenant's newest audit events, one JSON object per line (newest first)."""
+    from reten.audit import service as audit
+    from reten.audit.models import AuditAction
+    from reten.audit.schemas import AuditEventRead
+    from reten.kit.pagination import PageParams
+    from reten.tenants import service as tenants
+
+    _quiet_logs()
+    if action is not None and action not in AuditAction._value2member_map_:
+        _fail(f"unknown action {action!r}; use one of {', '.join(AuditAction)}")
+    try:
+        occurred_from = parse_iso(since) if since else None
+    except ValueError:
+        _fail("--since must be an ISO 8601 timestamp with a time zone")
+        return
+    filters = audit.AuditFilters(
+        action=AuditAction(action) if action else None, occurred_from=occurred_from
+    )
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        async with db.sessionmaker() as session:
+            target = await tenants.get_by_slug(session, tenant)
+            if target is None:
+                _fail(f"no tenant with slug {tenant!r}")
+                raise AssertionError
+            rows, _, _ = await audit.list_events(
+                session, target.id, filters, PageParams(page=1, per_page=limit)
+            )
+            return [AuditEventRead.of(e).model_dump(mode="json") for e in rows]
+
+    for event in _run(_settings(database_url), work):
+        out.print(
+            json.dumps(event, ensure_ascii=False), highlight=False, markup=False, soft_wrap=True
+        )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from reten.activities.service import (
     write_if_unchanged,
 )
 from reten.activity_config.models import AttributeStrategy, TargetResolutionStrategy
+from reten.audit import service as audit
+from reten.audit.models import AuditAction, AuditTargetType
 from reten.dispatch.delivery import AttemptResult
 from reten.dispatch.models import (
     DeactivationReason,
@@ -314,14 +316,29 @@ async def _write(session: AsyncSession, activity: Activity, values: dict[str, An
 async def _auto_deactivate(
     session: AsyncSession, config_id: uuid.UUID, reason: DeactivationReason, now: datetime
 ) -> None:
-    await session.execute(
-        update(DispatchConfig)
-        .where(DispatchConfig.id == config_id, DispatchConfig.is_active.is_(True))
-        .values(
-            is_active=False, deactivated_reason=reason.value, deactivated_at=now, updated_at=now
+    switched = (
+        await session.execute(
+            update(DispatchConfig)
+            .where(DispatchConfig.id == config_id, DispatchConfig.is_active.is_(True))
+            .values(
+                is_active=False, deactivated_reason=reason.value, deactivated_at=now, updated_at=now
+            )
+            .returning(DispatchConfig.tenant_id, DispatchConfig.channel)
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
+    ).first()
+    if switched is None:  # already off (another process got there first): nothing to record
+        return
+    audit.record(
+        session, switched.tenant_id, Actor.system(), AuditAction.DISPATCH_CONFIG_DEACTIVATED,
+        audit.Target(AuditTargetType.DISPATCH_CONFIG, config_id, switched.channel),
+        {
+            "changes": {
+                "isActive": {"from": True, "to": False},
+                "deactivatedReason": {"from": None, "to": reason.value},
+            }
+        },
+    )  # fmt: skip
     log.warning("dispatch_config_deactivated", config_id=str(config_id), reason=reason.value)
     metrics.DISPATCH_DEACTIVATIONS.labels(reason.value).inc()
 

@@ -110,7 +110,11 @@ async def create_dispatch_config(
     session: AsyncSession = DbSession,
 ) -> Response:
     view = await configs.create_config(
-        session, get_runtime(request).secretbox, principal.require_tenant(), data
+        session,
+        get_runtime(request).secretbox,
+        principal.require_tenant(),
+        data,
+        actor=principal.actor(),
     )
     return _render(view, 201)
 
@@ -143,6 +147,7 @@ async def update_dispatch_config(
         principal.require_tenant(),
         parse_uuid("id", id),
         data,
+        actor=principal.actor(),
     )
     return _render(view)
 
@@ -153,7 +158,9 @@ async def delete_dispatch_config(
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     session: AsyncSession = DbSession,
 ) -> Response:
-    await configs.delete_config(session, principal.require_tenant(), parse_uuid("id", id))
+    await configs.delete_config(
+        session, principal.require_tenant(), parse_uuid("id", id), actor=principal.actor()
+    )
     return Response(status_code=204)
 
 
@@ -163,7 +170,9 @@ async def activate_dispatch_config(
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     session: AsyncSession = DbSession,
 ) -> Response:
-    view = await configs.activate_config(session, principal.require_tenant(), parse_uuid("id", id))
+    view = await configs.activate_config(
+        session, principal.require_tenant(), parse_uuid("id", id), actor=principal.actor()
+    )
     return _render(view)
 
 
@@ -174,7 +183,7 @@ async def deactivate_dispatch_config(
     session: AsyncSession = DbSession,
 ) -> Response:
     view = await configs.deactivate_config(
-        session, principal.require_tenant(), parse_uuid("id", id)
+        session, principal.require_tenant(), parse_uuid("id", id), actor=principal.actor()
     )
     return _render(view)
 
@@ -187,7 +196,11 @@ async def rotate_dispatch_config_secret(
     session: AsyncSession = DbSession,
 ) -> Response:
     view = await configs.rotate_secret(
-        session, get_runtime(request).secretbox, principal.require_tenant(), parse_uuid("id", id)
+        session,
+        get_runtime(request).secretbox,
+        principal.require_tenant(),
+        parse_uuid("id", id),
+        actor=principal.actor(),
     )
     return _render(view)
 

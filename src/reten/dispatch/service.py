@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.activities.lifecycle import ActivityState
 from reten.activities.models import Activity, Channel
+from reten.audit import service as audit
+from reten.audit.models import AuditAction
 from reten.dispatch.models import (
     ChannelDefinition,
     DeactivationReason,
@@ -41,6 +43,7 @@ from reten.dispatch.schemas import (
     DispatchConfigUpdate,
     complete_settings,
 )
+from reten.kit.actor import Actor
 from reten.kit.db import TenantRepository
 from reten.kit.errors import BadRequest, NotFound, ValidationFailed
 from reten.kit.listing import paginate
@@ -219,7 +222,12 @@ async def get_config(
 
 
 async def create_config(
-    session: AsyncSession, secretbox: SecretBox, tenant_id: uuid.UUID, data: DispatchConfigCreate
+    session: AsyncSession,
+    secretbox: SecretBox,
+    tenant_id: uuid.UUID,
+    data: DispatchConfigCreate,
+    *,
+    actor: Actor,
 ) -> ConfigView:
     provider = await session.get(DispatchProvider, data.dispatch_provider_id)
     implementation = REGISTRY.get(provider.code) if provider is not None else None
@@ -250,6 +258,10 @@ async def create_config(
         )
     )
     _store_credentials(secretbox, config, data.credentials, definition.credential_schema)
+    audit.record_object(
+        session, tenant_id, actor, AuditAction.DISPATCH_CONFIG_CREATED, config,
+        providerCode=provider.code,
+    )  # fmt: skip
     await _commit(session, wake_dispatcher=config.is_active)
     return ConfigView(config, provider, utcnow(), secret)
 
@@ -260,8 +272,11 @@ async def update_config(
     tenant_id: uuid.UUID,
     config_id: uuid.UUID,
     data: DispatchConfigUpdate,
+    *,
+    actor: Actor,
 ) -> ConfigView:
     config = await _live(session, tenant_id, config_id, lock=True)
+    before = audit.describe(config)
     provider = await _provider_of(session, config)
     definition = await _definition(session, provider.id, config.channel)
     schema = definition.credential_schema if definition is not None else []
@@ -304,11 +319,18 @@ async def update_config(
         _activate(config)
     elif data.is_active is False and config.is_active:
         _deactivate(config, now)
+    # Credential values are never recorded; that they were replaced is.
+    replaced = {"credentialsReplaced": True} if "credentials" in given else {}
+    audit.record_changed(
+        session, tenant_id, actor, _update_action(before, config), config, before, **replaced
+    )
     await _commit(session, wake_dispatcher=activated)
     return ConfigView(config, provider, now)
 
 
-async def delete_config(session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID) -> None:
+async def delete_config(
+    session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID, *, actor: Actor
+) -> None:
     """Deactivate and hide the config; its row stays so the attempt log remains readable.
 
     The sealed credentials and secrets are dropped: nothing can deliver through a deleted
@@ -321,34 +343,48 @@ async def delete_config(session: AsyncSession, tenant_id: uuid.UUID, config_id: 
     config.signing_secret_encrypted = None
     config.previous_secret_encrypted = None
     config.previous_secret_expires_at = None
+    audit.record_object(session, tenant_id, actor, AuditAction.DISPATCH_CONFIG_DELETED, config)
     await session.commit()
 
 
 async def activate_config(
-    session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID
+    session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID, *, actor: Actor
 ) -> ConfigView:
     config = await _live(session, tenant_id, config_id, lock=True)
+    before = audit.describe(config)
     _activate(config)
+    audit.record_changed(
+        session, tenant_id, actor, AuditAction.DISPATCH_CONFIG_ACTIVATED, config, before
+    )
     # The channel's READY backlog is deliverable from the commit on.
     await _commit(session, wake_dispatcher=True)
     return ConfigView(config, await _provider_of(session, config), utcnow())
 
 
 async def deactivate_config(
-    session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID
+    session: AsyncSession, tenant_id: uuid.UUID, config_id: uuid.UUID, *, actor: Actor
 ) -> ConfigView:
     config = await _live(session, tenant_id, config_id, lock=True)
     now = utcnow()
     # An inactive config keeps its reason: a manual click must not hide that the provider
     # answered 410 or that the circuit breaker tripped.
     if config.is_active:
+        before = audit.describe(config)
         _deactivate(config, now)
+        audit.record_changed(
+            session, tenant_id, actor, AuditAction.DISPATCH_CONFIG_DEACTIVATED, config, before
+        )
         await session.commit()
     return ConfigView(config, await _provider_of(session, config), now)
 
 
 async def rotate_secret(
-    session: AsyncSession, secretbox: SecretBox, tenant_id: uuid.UUID, config_id: uuid.UUID
+    session: AsyncSession,
+    secretbox: SecretBox,
+    tenant_id: uuid.UUID,
+    config_id: uuid.UUID,
+    *,
+    actor: Actor,
 ) -> ConfigView:
     """A new current secret; the current one keeps signing for SECRET_OVERLAP; older ones go.
 
@@ -369,6 +405,11 @@ async def rotate_secret(
         now + SECRET_OVERLAP if config.signing_secret_encrypted is not None else None
     )
     config.signing_secret_encrypted = secretbox.seal(secret)
+    audit.record(
+        session, tenant_id, actor, AuditAction.DISPATCH_CONFIG_SECRET_ROTATED,
+        audit.target_of(config),
+        {"previousSecretExpiresAt": config.previous_secret_expires_at},
+    )  # fmt: skip
     await session.commit()
     return ConfigView(config, provider, now, secret)
 
@@ -514,6 +555,15 @@ def _deactivate(config: DispatchConfig, now: datetime) -> None:
     config.is_active = False
     config.deactivated_reason = DeactivationReason.MANUAL.value
     config.deactivated_at = now
+
+
+def _update_action(before: dict[str, Any], config: DispatchConfig) -> AuditAction:
+    """A PATCH that switches the config on or off is recorded as that; any other as an update."""
+    if before["isActive"] != config.is_active:
+        if config.is_active:
+            return AuditAction.DISPATCH_CONFIG_ACTIVATED
+        return AuditAction.DISPATCH_CONFIG_DEACTIVATED
+    return AuditAction.DISPATCH_CONFIG_UPDATED
 
 
 async def _commit(session: AsyncSession, *, wake_dispatcher: bool = False) -> None:

@@ -33,7 +33,9 @@ async def setup_tenant(
     data: TenantSetup = Depends(body_of(TenantSetup)),
     session: AsyncSession = DbSession,
 ) -> TenantSummary:
-    return TenantSummary.model_validate(await service.setup_tenant(session, data))
+    return TenantSummary.model_validate(
+        await service.setup_tenant(session, data, actor=principal.actor())
+    )
 
 
 @router.get("", response_model=list[TenantRead])
@@ -51,7 +53,9 @@ async def update_tenant(
     data: TenantUpdate = Depends(body_of(TenantUpdate)),
     session: AsyncSession = DbSession,
 ) -> TenantRead:
-    tenant = await service.update_tenant(session, parse_uuid("id", id), data)
+    tenant = await service.update_tenant(
+        session, parse_uuid("id", id), data, actor=principal.actor()
+    )
     return TenantRead.model_validate(tenant)
 
 

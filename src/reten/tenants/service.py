@@ -9,8 +9,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.activities.models import Activity
+from reten.audit import service as audit
+from reten.audit.models import AuditAction
 from reten.auth.permissions import Role
 from reten.auth.principal import Principal
+from reten.kit.actor import Actor
 from reten.kit.db import TenantRepository
 from reten.kit.errors import Conflict, NotFound
 from reten.results.models import ActivityResult
@@ -24,7 +27,7 @@ async def get_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     return (await session.execute(select(Tenant).where(Tenant.slug == slug))).scalar_one_or_none()
 
 
-async def setup_tenant(session: AsyncSession, data: TenantSetup) -> Tenant:
+async def setup_tenant(session: AsyncSession, data: TenantSetup, *, actor: Actor) -> Tenant:
     """Create the tenant and make its admin a member, all or nothing."""
     if await get_by_slug(session, data.slug) is not None:
         raise Conflict("slug already exists")
@@ -37,6 +40,7 @@ async def setup_tenant(session: AsyncSession, data: TenantSetup) -> Tenant:
     )
     session.add(tenant)
     admin = await users.get_by_email(session, data.admin_email)
+    admin_created = admin is None
     if admin is None:
         admin = await users.create_user(
             session,
@@ -50,6 +54,10 @@ async def setup_tenant(session: AsyncSession, data: TenantSetup) -> Tenant:
         raise Conflict("admin_email belongs to an existing user without the ADMIN role")
     await session.flush()
     await users.add_membership(session, admin.id, tenant.id)
+    audit.record_object(
+        session, tenant.id, actor, AuditAction.TENANT_CREATED, tenant,
+        adminId=admin.id, adminEmail=admin.email, adminCreated=admin_created,
+    )  # fmt: skip
     try:
         await session.commit()
     except IntegrityError:
@@ -83,8 +91,11 @@ async def _get(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
     return tenant
 
 
-async def update_tenant(session: AsyncSession, tenant_id: uuid.UUID, data: TenantUpdate) -> Tenant:
+async def update_tenant(
+    session: AsyncSession, tenant_id: uuid.UUID, data: TenantUpdate, *, actor: Actor
+) -> Tenant:
     tenant = await _get(session, tenant_id)
+    before = audit.describe(tenant)
     if data.slug is not None and data.slug != tenant.slug and await get_by_slug(session, data.slug):
         raise Conflict("slug already exists")
     for field in ("name", "slug", "time_zone"):
@@ -93,6 +104,7 @@ async def update_tenant(session: AsyncSession, tenant_id: uuid.UUID, data: Tenan
             setattr(tenant, field, value)
     if data.locale is not None:
         tenant.locale = data.locale.value
+    audit.record_changed(session, tenant.id, actor, AuditAction.TENANT_UPDATED, tenant, before)
     try:
         await session.commit()
     except IntegrityError:

@@ -10,8 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from reten.api_keys import service as api_keys
+from reten.audit import service as audit
+from reten.audit.models import AuditAction
 from reten.auth.permissions import Role, may_grant, outranks, sort_roles
 from reten.auth.principal import Principal
+from reten.kit.actor import Actor
 from reten.kit.crypto import hash_password, sha256_hex, verify_password
 from reten.kit.db import TenantRepository
 from reten.kit.errors import BadRequest, Conflict, NotFound, PermissionDenied
@@ -164,6 +167,7 @@ async def create_member(
         roles=roles,
     )
     await add_membership(session, user.id, tenant_id)
+    audit.record_object(session, tenant_id, caller.actor(), AuditAction.USER_CREATED, user)
     async with unique_as_conflict(session):  # a concurrent create with the same email won
         await session.commit()
     return user
@@ -227,6 +231,7 @@ async def update_member(
 ) -> User:
     user = await get_member(session, tenant_id, user_id)
     _check_rank(caller, user, "Cannot modify a user at the same or a higher role level")
+    before = audit.describe(user)
     if first_name is not None:
         user.first_name = first_name
     if last_name is not None:
@@ -239,6 +244,9 @@ async def update_member(
         await revoke_refresh_tokens(session, user.id)
     elif is_active is True:
         user.is_active = True
+    audit.record_changed(
+        session, tenant_id, caller.actor(), _update_action(before, user), user, before
+    )
     await session.commit()
     return user
 
@@ -255,7 +263,11 @@ async def set_roles(
     _check_grant(caller, roles)
     if Role.ADMIN.value not in roles:
         await _keeps_an_admin(session, user)
+    before = audit.describe(user)
     user.roles = sort_roles(roles)
+    audit.record_changed(
+        session, tenant_id, caller.actor(), AuditAction.USER_ROLES_CHANGED, user, before
+    )
     await session.commit()
     return user
 
@@ -266,6 +278,7 @@ async def delete_member(
     user = await get_member(session, tenant_id, user_id)
     _check_rank(caller, user, "Cannot delete a user at the same or a higher role level")
     await _keeps_an_admin(session, user)
+    audit.record_object(session, tenant_id, caller.actor(), AuditAction.USER_DELETED, user)
     await api_keys.revoke_keys_of(session, user.id)
     # Memberships and refresh tokens go with the user (ON DELETE CASCADE); the email is free again.
     await session.execute(delete(Membership).where(Membership.user_id == user.id))
@@ -287,6 +300,9 @@ async def reset_password(
     )
     await set_password(session, user, new_password)
     await revoke_refresh_tokens(session, user.id)
+    audit.record(
+        session, tenant_id, caller.actor(), AuditAction.USER_PASSWORD_RESET, audit.target_of(user)
+    )
     await session.commit()
 
 
@@ -297,13 +313,28 @@ async def reset_my_password(
     new_password: str,
     *,
     keep_family: uuid.UUID | None,
+    actor: Actor,
 ) -> None:
     user = await session.get(User, user_id)
     if user is None or not verify_password(user.password_hash, current_password):
         raise BadRequest("Current password is incorrect")
     await set_password(session, user, new_password)
     await revoke_refresh_tokens(session, user.id, except_family=keep_family)
+    # Session-class: no tenant in the request, so each tenant of the user sees the change.
+    for tenant_id in await tenant_ids_of(session, user.id):
+        audit.record(
+            session, tenant_id, actor, AuditAction.USER_PASSWORD_CHANGED, audit.target_of(user)
+        )
     await session.commit()
+
+
+def _update_action(before: dict[str, Any], user: User) -> AuditAction:
+    """A PATCH that switches the user off or on is recorded as that; any other as an update."""
+    if before["isActive"] and not user.is_active:
+        return AuditAction.USER_DEACTIVATED
+    if not before["isActive"] and user.is_active:
+        return AuditAction.USER_REACTIVATED
+    return AuditAction.USER_UPDATED
 
 
 async def family_of(session: AsyncSession, refresh_token: str | None) -> uuid.UUID | None:

@@ -111,6 +111,7 @@ async def create_key(
             name=data.name,
             permissions=data.permissions,
             expires_at=data.expires_at,
+            actor=ctx.principal.actor(),
         )
     except AppError as exc:
         errors = FormErrors.of(exc, INPUTS)
