@@ -219,3 +219,25 @@ class TestCreate:
         assert 'datetime="2030-01-02T13:00:00' in shown.text
         assert message.status_code == 303
         assert duplicate.status_code == 409 and "idempotency_key already exists" in duplicate.text
+
+
+class TestResults:
+    async def test_lists_standalone_results_and_filters_by_status(
+        self, app: object, factory: Factory, client: httpx.AsyncClient
+    ) -> None:
+        world = await factory.world()
+        activity = await factory.task(world)
+        linked = await _result(factory, client, world, activity, status="NOT_EXECUTED")
+        standalone = await _result(
+            factory, client, world, None, status="COMPLETED", provider_activity_id="EXT-77"
+        )
+        assert linked.status_code == 201 and standalone.status_code == 201, standalone.text
+        async with browser(app) as b:
+            await b.login(world.admin_email)
+            everything = await b.get("/results")
+            completed = await b.get("/results?status=COMPLETED", headers={"hx-request": "true"})
+            bad = await b.get("/results?source=NOPE")
+        assert f"/activities/{activity}" in everything.text and "standalone" in everything.text
+        assert "<html" not in completed.text and "standalone" in completed.text
+        assert f"/activities/{activity}" not in completed.text
+        assert bad.status_code == 400
