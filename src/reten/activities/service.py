@@ -563,3 +563,28 @@ async def lifecycle_counts(
     )
     found = {status: int(n) for status, n in (await session.execute(stmt)).all()}
     return {s.value: found.get(s.value, 0) for s in LifecycleStatus}
+
+
+@dataclass(frozen=True)
+class AllowedActions:
+    """Which status actions an activity's state allows (the same rules the endpoints apply)."""
+
+    cancel: bool
+    retry_dispatch: bool
+    resend: bool
+    retry_resolution: bool
+
+
+def allowed_actions(detail: dict[str, Any]) -> AllowedActions:
+    """The actions of an ActivityDetail that its status allows, before permissions.
+
+    Pages show a button only when this says so; the action's service refuses it anyway.
+    """
+    status = detail["status"]
+    return AllowedActions(
+        cancel=status
+        in (ActivityStatus.READY, ActivityStatus.UNRESOLVED, ActivityStatus.DISPATCHED),
+        retry_dispatch=bool(detail["dispatch"]["canForceRetryDispatch"]),
+        resend=status == ActivityStatus.DISPATCHED,
+        retry_resolution=status == ActivityStatus.UNRESOLVED,
+    )

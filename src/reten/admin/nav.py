@@ -22,8 +22,8 @@ class NavItem:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "/", Permission.VIEW_ACTIVITIES),
-    NavItem("Activities", None, Permission.VIEW_ACTIVITIES),
-    NavItem("Results", None, Permission.VIEW_ACTIVITIES),
+    NavItem("Activities", "/activities", Permission.VIEW_ACTIVITIES),
+    NavItem("Results", "/results", Permission.VIEW_ACTIVITIES),
     NavItem("Dispatch configuration", None, Permission.VIEW_ACTIVITIES),
     NavItem("Result types", None, Permission.MANAGE_ACTIVITY_CONFIG),
     NavItem("Commerces", None, Permission.MANAGE_COMMERCES),

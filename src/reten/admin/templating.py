@@ -23,10 +23,13 @@ _page_tz: ContextVar[ZoneInfo | None] = ContextVar("page_tz", default=None)
 UTC_ZONE = ZoneInfo("UTC")
 
 
-def when(value: datetime | None, empty: str = "—") -> Markup:
+def when(value: datetime | str | None, empty: str = "—") -> Markup:
     """A timestamp in the tenant's time zone, with the exact UTC value on hover."""
-    if value is None:
+    if value is None or value == "":
         return Markup(escape(empty))
+    if isinstance(value, str):
+        # The API's read models (ActivityDetail...) carry ISO strings.
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     utc = ensure_utc(value)
     local = utc.astimezone(_page_tz.get() or UTC_ZONE)
     stamp = iso(utc)
