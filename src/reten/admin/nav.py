@@ -29,7 +29,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Commerces", None, Permission.MANAGE_COMMERCES),
     NavItem("Operators", None, Permission.MANAGE_OPERATORS),
     NavItem("Routes", None, Permission.MANAGE_ROUTES),
-    NavItem("Users", None, Permission.VIEW_USERS, section="settings"),
+    NavItem("Users", "/settings/users", Permission.VIEW_USERS, section="settings"),
     NavItem("API keys", "/settings/api-keys", Permission.MANAGE_API_KEYS, section="settings"),
     NavItem("Tenants", None, Permission.CREATE_TENANT, section="settings"),
 )

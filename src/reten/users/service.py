@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from reten.api_keys.models import ApiKey
-from reten.auth.permissions import Role, may_grant, outranks, sort_roles
+from reten.auth.permissions import ROLE_ORDER, Role, may_grant, outranks, sort_roles
 from reten.auth.principal import Principal
 from reten.kit.crypto import hash_password, sha256_hex, verify_password
 from reten.kit.errors import BadRequest, Conflict, NotFound, PermissionDenied
@@ -324,3 +325,21 @@ async def family_of(session: AsyncSession, refresh_token: str | None) -> uuid.UU
     )
     found: uuid.UUID | None = (await session.execute(stmt)).scalar_one_or_none()
     return found
+
+
+# --- what a caller may do to a user (the panel shows only the buttons that would succeed) ------
+
+
+def grantable_roles(caller: Principal) -> list[str]:
+    """The roles `caller` may grant (rule G), highest first."""
+    return [r.value for r in ROLE_ORDER if may_grant(caller.roles, r.value)]
+
+
+def may_manage(caller: Principal, user: User) -> bool:
+    """Rule H: only a caller of a strictly higher role changes, resets or deactivates `user`."""
+    return outranks(caller.roles, user.roles)
+
+
+def temporary_password() -> str:
+    """A password for a new or reset user, shown once to the administrator who set it."""
+    return secrets.token_urlsafe(12)
