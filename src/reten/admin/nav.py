@@ -25,7 +25,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Activities", None, Permission.VIEW_ACTIVITIES),
     NavItem("Results", None, Permission.VIEW_ACTIVITIES),
     NavItem("Dispatch configuration", None, Permission.VIEW_ACTIVITIES),
-    NavItem("Result types", None, Permission.MANAGE_ACTIVITY_CONFIG),
+    NavItem("Result types", "/result-types", Permission.VIEW_ACTIVITIES),
     NavItem("Commerces", None, Permission.MANAGE_COMMERCES),
     NavItem("Operators", None, Permission.MANAGE_OPERATORS),
     NavItem("Routes", None, Permission.MANAGE_ROUTES),

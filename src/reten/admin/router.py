@@ -11,11 +11,11 @@ from fastapi.staticfiles import StaticFiles
 
 from reten.admin.security import PanelHeadersMiddleware, is_panel_path
 from reten.admin.templating import STATIC_DIR
-from reten.admin.views import api_keys, auth, dashboard, users
+from reten.admin.views import api_keys, auth, dashboard, result_types, users
 from reten.admin.web import PanelRoute, error_page
 
 # Page-family routers in mounting order. A new page family adds its module here.
-VIEWS = (auth.router, dashboard.router, api_keys.router, users.router)
+VIEWS = (auth.router, dashboard.router, api_keys.router, users.router, result_types.router)
 
 router = APIRouter(include_in_schema=False, route_class=PanelRoute)
 for view in VIEWS:
