@@ -44,7 +44,7 @@ class TestUsers:
         email, password = _create_user(page, served, "FDE")
         assert len(password) >= 12
         page.screens.shot("user-created")
-        page.click(f"text={email}")
+        page.click(f"table.users a:has-text('{email}')")
         page.wait_for_url(re.compile(r".*/settings/users/[0-9a-f-]{36}$"))
         page.screens.shot("user-detail")
         page.click("button:has-text('Reset password')")
@@ -63,6 +63,29 @@ class TestUsers:
         assert page.locator(".user").inner_text() == email
 
 
+class TestResultTypes:
+    def test_create_a_result_type_and_edit_it(self, page: Any, served: Served) -> None:
+        _login(page, served, served.admin_email, served.admin_password)
+        page.click("nav.menu >> text=Result types")
+        page.wait_for_url(f"{served.base_url}/result-types")
+        details = page.locator("details.card")
+        if details.get_attribute("open") is None:
+            page.click("details.card > summary")
+        code = f"CALL_{uuid.uuid4().hex[:6].upper()}"
+        page.fill("#f-code", code)
+        page.fill("#f-label", "Volver a llamar")
+        page.check("input[name=requires_future_scheduled_at]")
+        page.fill("#f-sort_order", "60")
+        page.screens.shot("result-type-form")
+        page.click("text=Create result type")
+        page.wait_for_selector(f"text={code}")
+        page.screens.shot("result-types")
+        page.click(f"text={code}")
+        page.wait_for_url(re.compile(r".*/result-types/[0-9a-f-]{36}$"))
+        assert page.locator("input[name=requires_future_scheduled_at]").is_checked()
+        page.screens.shot("result-type-edit")
+
+
 class TestViewer:
     def test_a_viewer_sees_no_write_button_and_gets_the_403_page(
         self, page: Any, served: Served
@@ -78,6 +101,10 @@ class TestViewer:
         page.goto(f"{served.base_url}/settings/users")
         assert page.locator("h1").inner_text() == "Not allowed"
         page.screens.shot("viewer-users-403")
+        page.goto(f"{served.base_url}/result-types")  # readable with VIEW_ACTIVITIES, no button
+        assert page.locator("h1").inner_text() == "Result types"
+        assert page.locator("main button:not(.js-hidden)").count() == 0  # Filter is for no-JS
+        page.screens.shot("viewer-result-types")
         # Posting anyway, as a crafted form would: the CSRF token is valid, the permission is not.
         page.goto(f"{served.base_url}/")
         page.evaluate(
