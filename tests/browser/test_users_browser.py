@@ -55,7 +55,8 @@ class TestUsers:
         new_password = page.locator("#new-password").input_value()
         assert new_password and new_password != password
         page.screens.shot("password-reset")
-        page.reload()  # a reload is a GET of the detail page: the password is gone
+        # Opening the user's page again (a GET) no longer shows it.
+        page.goto(page.url.removesuffix("/reset-password"))
         assert page.locator("#new-password").count() == 0
         page.click("text=Log out")
         page.wait_for_url(re.compile(r".*/login$"))
