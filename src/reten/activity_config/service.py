@@ -99,6 +99,13 @@ async def _get(session: AsyncSession, tenant_id: uuid.UUID, type_id: uuid.UUID) 
     return item
 
 
+async def get_type(
+    session: AsyncSession, tenant_id: uuid.UUID, type_id: uuid.UUID
+) -> TaskResultType:
+    """One result type of the tenant; another tenant's is NotFound."""
+    return await _get(session, tenant_id, type_id)
+
+
 async def update_type(
     session: AsyncSession,
     tenant_id: uuid.UUID,

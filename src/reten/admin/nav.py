@@ -25,11 +25,11 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Activities", "/activities", Permission.VIEW_ACTIVITIES),
     NavItem("Results", "/results", Permission.VIEW_ACTIVITIES),
     NavItem("Dispatch configuration", None, Permission.VIEW_ACTIVITIES),
-    NavItem("Result types", None, Permission.MANAGE_ACTIVITY_CONFIG),
+    NavItem("Result types", "/result-types", Permission.VIEW_ACTIVITIES),
     NavItem("Commerces", None, Permission.MANAGE_COMMERCES),
     NavItem("Operators", None, Permission.MANAGE_OPERATORS),
     NavItem("Routes", None, Permission.MANAGE_ROUTES),
-    NavItem("Users", None, Permission.VIEW_USERS, section="settings"),
+    NavItem("Users", "/settings/users", Permission.VIEW_USERS, section="settings"),
     NavItem("API keys", "/settings/api-keys", Permission.MANAGE_API_KEYS, section="settings"),
     NavItem("Tenants", None, Permission.CREATE_TENANT, section="settings"),
 )

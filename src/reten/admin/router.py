@@ -11,11 +11,19 @@ from fastapi.staticfiles import StaticFiles
 
 from reten.admin.security import PanelHeadersMiddleware, is_panel_path
 from reten.admin.templating import STATIC_DIR
-from reten.admin.views import activities, api_keys, auth, dashboard, results
+from reten.admin.views import activities, api_keys, auth, dashboard, result_types, results, users
 from reten.admin.web import PanelRoute, error_page
 
 # Page-family routers in mounting order. A new page family adds its module here.
-VIEWS = (auth.router, dashboard.router, api_keys.router, activities.router, results.router)
+VIEWS = (
+    auth.router,
+    dashboard.router,
+    api_keys.router,
+    activities.router,
+    results.router,
+    users.router,
+    result_types.router,
+)
 
 router = APIRouter(include_in_schema=False, route_class=PanelRoute)
 for view in VIEWS:

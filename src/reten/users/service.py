@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from reten.api_keys import service as api_keys
 from reten.audit import service as audit
 from reten.audit.models import AuditAction
-from reten.auth.permissions import Role, may_grant, outranks, sort_roles
+from reten.auth.permissions import ROLE_ORDER, Role, may_grant, outranks, sort_roles
 from reten.auth.principal import Principal
 from reten.kit.actor import Actor
 from reten.kit.crypto import hash_password, sha256_hex, verify_password
@@ -358,3 +359,21 @@ async def first_admin(session: AsyncSession, tenant_id: uuid.UUID) -> User | Non
     )
     admin: User | None = (await session.execute(stmt)).scalars().first()
     return admin
+
+
+# --- what a caller may do to a user (the panel shows only the buttons that would succeed) ------
+
+
+def grantable_roles(caller: Principal) -> list[str]:
+    """The roles `caller` may grant (rule G), highest first."""
+    return [r.value for r in ROLE_ORDER if may_grant(caller.roles, r.value)]
+
+
+def may_manage(caller: Principal, user: User) -> bool:
+    """Rule H: only a caller of a strictly higher role changes, resets or deactivates `user`."""
+    return outranks(caller.roles, user.roles)
+
+
+def temporary_password() -> str:
+    """A password for a new or reset user, shown once to the administrator who set it."""
+    return secrets.token_urlsafe(12)

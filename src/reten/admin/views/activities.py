@@ -14,11 +14,12 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from reten.activities import service
+from reten.activities import resolution_actions, service
 from reten.activities.lifecycle import ActivityStatus
 from reten.activities.models import ActivityType, Channel
 from reten.activities.schemas import ActivityCreate, CancelInput
 from reten.activities.views import activity_item
+from reten.activity_detail.service import detail_or_404
 from reten.admin.listing import ListPage, list_state
 from reten.admin.web import (
     FormErrors,
@@ -32,14 +33,14 @@ from reten.admin.web import (
     render,
 )
 from reten.auth.permissions import Permission
-from reten.dispatch import configs as dispatch_configs
+from reten.dispatch import service as dispatch_configs
+from reten.dispatch.actions import DispatchService
 from reten.kit.errors import AppError, ValidationFailed
 from reten.kit.listing import parse_search
 from reten.kit.params import parse_enum, parse_enum_list, parse_timestamp, parse_uuid
-from reten.resolution import actions as resolution_actions
 from reten.resolution import service as resolution
 from reten.resolution.endpoint_schemas import ActivityAttributeRead, TargetUserRead
-from reten.runtime import DbSession, get_runtime
+from reten.runtime import DbSession
 
 router = panel_router()
 
@@ -164,7 +165,7 @@ async def _detail_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    detail = await service.detail_or_404(session, ctx.tenant_id, activity_id)
+    detail = await detail_or_404(session, ctx.tenant_id, activity_id)
     targets = await resolution.target_users(session, ctx.tenant_id, activity_id)
     attributes = await resolution.attributes(session, ctx.tenant_id, activity_id)
     attempts = await dispatch_configs.activity_attempts(session, ctx.tenant_id, activity_id)
@@ -199,7 +200,7 @@ async def cancel_activity(
     form = await read_form(request)
     if form.get("confirm") != "yes":
         # Without JavaScript the button lands here: ask before canceling.
-        detail = await service.detail_or_404(session, ctx.tenant_id, activity_id)
+        detail = await detail_or_404(session, ctx.tenant_id, activity_id)
         return render(request, "activities/cancel.html", {"a": detail})
     data = parse_form(
         CancelInput, FormData([("reason", form.get("reason", ""))]), optional=("reason",)
@@ -215,7 +216,7 @@ async def retry_dispatch(
     request: Request, id: str, ctx: Panel = Depends(DISPATCH), session: AsyncSession = DbSession
 ) -> Response:
     activity_id = parse_uuid("id", id)
-    await get_runtime(request).dispatch.retry_dispatch(
+    await _dispatch(request).retry_dispatch(
         session, ctx.tenant_id, activity_id, ctx.principal.actor()
     )
     return redirect(request, f"{PATH}/{activity_id}")
@@ -226,7 +227,7 @@ async def resend(
     request: Request, id: str, ctx: Panel = Depends(DISPATCH), session: AsyncSession = DbSession
 ) -> Response:
     activity_id = parse_uuid("id", id)
-    await get_runtime(request).dispatch.resend(ctx.tenant_id, activity_id)
+    await _dispatch(request).resend(ctx.tenant_id, activity_id)
     return await _detail_page(
         request,
         ctx,
@@ -246,3 +247,8 @@ async def retry_resolution(
         session, ctx.tenant_id, activity_id, ctx.principal.actor()
     )
     return redirect(request, f"{PATH}/{activity_id}")
+
+
+def _dispatch(request: Request) -> DispatchService:
+    # Wired by the app factory, as for the API's dispatch actions.
+    return request.app.state.dispatch  # type: ignore[no-any-return]

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from reten.activities.lifecycle import ResultStatus
-from reten.activities.views import result_item
 from reten.admin.listing import ListPage, list_state
 from reten.admin.web import Panel, local_timestamp, panel, panel_router, render
 from reten.auth.permissions import Permission
@@ -17,6 +16,7 @@ from reten.kit.params import parse_bool, parse_enum, parse_enum_list, parse_time
 from reten.results import service
 from reten.results.models import ResultSource
 from reten.results.service import ResultFilters
+from reten.results.views import result_item
 from reten.runtime import DbSession
 
 router = panel_router()
