@@ -9,9 +9,11 @@ so no table needs wiping between tests.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -21,8 +23,17 @@ from reten.config import Settings
 from reten.kit.db import Database
 from tests.factories import Factory
 
+T = TypeVar("T")
+
 BACKEND = os.environ.get("RETEN_TEST_DATABASE", "sqlite")
 PG_URL = os.environ.get("RETEN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+
+
+def run_off_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even when the calling thread is inside an
+    event loop (a sync session fixture first requested by an async test): in a thread of its own."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _worker() -> str:
@@ -60,7 +71,7 @@ async def _drop_pg_database(name: str) -> None:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if BACKEND == "postgres":
         prefix = os.environ.get("RETEN_TEST_PG_PREFIX", "reten_test")
-        return asyncio.run(_recreate_pg_database(f"{prefix}_{_worker()}"))
+        return run_off_loop(_recreate_pg_database(f"{prefix}_{_worker()}"))
     if BACKEND != "sqlite":
         raise RuntimeError(f"unknown RETEN_TEST_DATABASE {BACKEND!r}")
     path: Path = tmp_path_factory.mktemp("db") / "reten.db"

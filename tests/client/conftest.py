@@ -8,7 +8,6 @@ routes and tasks (unique external ids) and filtering on them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -24,7 +23,14 @@ import httpx
 import pytest
 
 from reten.client import Reten
-from tests.conftest import BACKEND, PG_URL, _drop_pg_database, _recreate_pg_database, _worker
+from tests.conftest import (
+    BACKEND,
+    PG_URL,
+    _drop_pg_database,
+    _recreate_pg_database,
+    _worker,
+    run_off_loop,
+)
 
 RETEN = [sys.executable, "-m", "reten.cli.main"]
 ADMIN_PERMISSIONS = [
@@ -123,7 +129,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     pg_name = None
     if BACKEND == "postgres":
         pg_name = f"{os.environ.get('RETEN_TEST_PG_PREFIX', 'reten_test')}_live_{_worker()}"
-        url = asyncio.run(_recreate_pg_database(pg_name))
+        url = run_off_loop(_recreate_pg_database(pg_name))
     else:
         url = f"sqlite+aiosqlite:///{tmp / 'live.db'}"
     env = server_env(url)
@@ -163,7 +169,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             proc.kill()
             proc.wait(timeout=5)
         if pg_name is not None:
-            asyncio.run(_drop_pg_database(pg_name))
+            run_off_loop(_drop_pg_database(pg_name))
 
 
 __all__ = ["PG_URL", "Live", "World", "free_port", "live", "server_env"]
