@@ -25,7 +25,7 @@ from tests.factories import Factory
 MIRRORS: dict[type[BaseModel], str] = {
     models.Task: "TaskItemRead",
     models.CodeLabel: "CodeLabel",
-    models.PageMeta: "reten__integration__schemas__PageMeta",
+    models.PageMeta: "PageMeta",
     models.SubmittedResult: "ResultRead",
     models.TaskResult: "TaskResultRead",
     models.ResultType: "ResultTypeConfigRead",
