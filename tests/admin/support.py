@@ -70,5 +70,9 @@ class PanelClient:
 @asynccontextmanager
 async def browser(app: object) -> AsyncIterator[PanelClient]:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    # A browser asks for HTML; the panel answers unknown paths with a page only to such a client.
+    headers = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=headers
+    ) as http:
         yield PanelClient(http)

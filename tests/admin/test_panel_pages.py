@@ -321,6 +321,20 @@ class TestNoSecrets:
             assert KEY.search(html) is None
 
 
+class TestUnknownPaths:
+    async def test_a_browser_gets_the_panels_not_found_page(self, app: object) -> None:
+        async with browser(app) as b:
+            response = await b.get("/no/such/page")
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+        assert "<h1>Not found</h1>" in response.text
+
+    async def test_a_script_gets_the_standard_json_error(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/no/such/page", headers={"accept": "application/json"})
+        assert response.status_code == 404
+        assert response.json()["statusCode"] == 404
+
+
 class TestAssets:
     def test_vendored_htmx_matches_its_recorded_checksum(self) -> None:
         static = Path(reten.admin.__file__).parent / "static" / "vendor"

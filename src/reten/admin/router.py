@@ -39,7 +39,13 @@ def install(app: FastAPI) -> None:
 
 
 def _unknown_page(request: Request, status_code: int, message: str) -> Response | None:
-    """The panel's 404/405 page for an unknown panel path; None leaves the API's JSON body."""
+    """The panel's 404/405 page for an unknown panel path; None leaves the API's JSON body.
+
+    Only a browser gets the page (it asks for text/html): a script that mistypes a path outside
+    `/api` still reads the standard JSON error body it knows how to handle.
+    """
     if status_code not in (404, 405) or not is_panel_path(request.url.path):
+        return None
+    if "text/html" not in request.headers.get("accept", ""):
         return None
     return error_page(request, status_code, "There is no such page.")

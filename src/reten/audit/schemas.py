@@ -7,6 +7,7 @@ from typing import Any
 
 from reten.audit.models import AuditAction, AuditEvent, AuditTargetType
 from reten.kit.actor import ActorType
+from reten.kit.pagination import Page
 from reten.kit.schemas import ReadModel, Timestamp
 
 
@@ -56,14 +57,5 @@ class AuditEventRead(ReadModel):
         )
 
 
-class AuditEventPageMeta(ReadModel):
-    page: int
-    limit: int
-    total: int
-    total_pages: int
-    total_is_estimate: bool | None = None
-
-
-class AuditEventPage(ReadModel):
-    data: list[AuditEventRead]
-    meta: AuditEventPageMeta
+class AuditEventPage(Page[AuditEventRead]):
+    """GET /api/audit-events."""
