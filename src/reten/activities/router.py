@@ -12,12 +12,12 @@ from reten.activities.lifecycle import ActivityStatus
 from reten.activities.models import ActivityType, Channel
 from reten.activities.schemas import (
     FREEFORM_KEYS,
+    ActivityCancel,
     ActivityCreate,
     ActivityDetailRead,
     ActivityPage,
     BatchCreate,
     BatchCreatedRead,
-    CancelInput,
     TaskCreate,
 )
 from reten.activities.views import activity_item
@@ -170,12 +170,12 @@ async def get_activity(
     "/{id}/cancel",
     response_model=ActivityDetailRead,
     summary="Cancel an activity",
-    openapi_extra=openapi_body(CancelInput),
+    openapi_extra=openapi_body(ActivityCancel),
 )
 async def cancel_activity(
     id: str,
     principal: Principal = Depends(tenant_principal(Permission.CANCEL_ACTIVITY)),
-    data: CancelInput = Depends(body_of(CancelInput)),
+    data: ActivityCancel = Depends(body_of(ActivityCancel)),
     session: AsyncSession = DbSession,
 ) -> Response:
     tenant_id = principal.require_tenant()

@@ -71,7 +71,7 @@ class BatchCreate(InputModel):
     items: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=1000)]
 
 
-class CancelInput(InputModel):
+class ActivityCancel(InputModel):
     reason: Str500 | None = None
 
 

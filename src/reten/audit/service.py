@@ -14,7 +14,7 @@ key, so a describer added later cannot leak one by mistake.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,7 @@ from reten.api_keys.models import ApiKey
 from reten.audit.models import AuditAction, AuditEvent, AuditTargetType
 from reten.dispatch.models import DispatchConfig
 from reten.kit.actor import Actor, ActorType
+from reten.kit.casing import to_camel
 from reten.kit.db import TenantRepository
 from reten.kit.listing import paginate
 from reten.kit.pagination import PageParams
@@ -142,90 +143,84 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
 # --- what is kept of each kind of object ----------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """How one kind of object is kept in the trail: its target type, its label, the columns
+    kept as they are (camelCased) and those kept derived (copies, flags instead of secrets)."""
+
+    target: AuditTargetType
+    label: Callable[[Any], str | None]
+    columns: tuple[str, ...]
+    derived: Callable[[Any], dict[str, Any]] = lambda obj: {}
+
+
+# No secret, ever: a key's hash, a password hash, credentials and signing secrets are left out
+# (a config says only whether it has a signing secret). Lists and dicts are copied, so a
+# `describe` taken before a change is not altered by it.
+_KINDS: dict[type, _Kind] = {
+    ApiKey: _Kind(
+        AuditTargetType.API_KEY,
+        lambda o: o.name,
+        ("name", "key_prefix", "expires_at", "revoked_at"),
+        lambda o: {"ownerId": o.user_id, "permissions": list(o.permissions)},
+    ),
+    DispatchConfig: _Kind(
+        AuditTargetType.DISPATCH_CONFIG,
+        lambda o: o.channel,
+        ("channel", "dispatch_provider_id", "base_url", "is_active"),
+        lambda o: {
+            "settings": dict(o.settings or {}),
+            "credentialKeys": list(o.credential_keys or []),
+            "hasSigningSecret": o.signing_secret_encrypted is not None,
+            "previousSecretExpiresAt": o.previous_secret_expires_at,
+            "deactivatedReason": o.deactivated_reason,
+        },
+    ),
+    TaskResultType: _Kind(
+        AuditTargetType.TASK_RESULT_TYPE,
+        lambda o: o.code,
+        ("code", "label", "requires_future_scheduled_at", "outcome", "is_active", "sort_order"),
+    ),
+    AttributePolicy: _Kind(
+        AuditTargetType.ATTRIBUTE_POLICY,
+        lambda o: None,
+        ("attribute_key_id", "resolution_strategy", "resolver_type", "hook_url"),
+        lambda o: {"hookTimeoutMs": o.hook_timeout_ms},
+    ),
+    TargetResolutionConfig: _Kind(
+        AuditTargetType.TARGET_RESOLUTION_CONFIG,
+        lambda o: f"{o.resolution_strategy} (priority {o.priority})",
+        ("resolution_strategy", "fallback_to_commerce_rep", "fallback_to_owner", "priority"),
+        lambda o: {"isActive": o.is_active},
+    ),
+    User: _Kind(
+        AuditTargetType.USER,
+        lambda o: o.email,
+        ("email", "first_name", "last_name", "is_active"),
+        lambda o: {"roles": list(o.roles)},
+    ),
+    Tenant: _Kind(
+        AuditTargetType.TENANT, lambda o: o.slug, ("name", "slug", "locale", "time_zone")
+    ),
+}
+
+
+def _kind(obj: Any) -> _Kind:
+    kind = _KINDS.get(type(obj))
+    if kind is None:
+        raise TypeError(f"{type(obj).__name__} is not kept in the audit trail")
+    return kind
+
+
 def target_of(obj: Any) -> Target:
-    if isinstance(obj, ApiKey):
-        return Target(AuditTargetType.API_KEY, obj.id, obj.name)
-    if isinstance(obj, DispatchConfig):
-        return Target(AuditTargetType.DISPATCH_CONFIG, obj.id, obj.channel)
-    if isinstance(obj, TaskResultType):
-        return Target(AuditTargetType.TASK_RESULT_TYPE, obj.id, obj.code)
-    if isinstance(obj, AttributePolicy):
-        return Target(AuditTargetType.ATTRIBUTE_POLICY, obj.id, None)
-    if isinstance(obj, TargetResolutionConfig):
-        label = f"{obj.resolution_strategy} (priority {obj.priority})"
-        return Target(AuditTargetType.TARGET_RESOLUTION_CONFIG, obj.id, label)
-    if isinstance(obj, User):
-        return Target(AuditTargetType.USER, obj.id, obj.email)
-    if isinstance(obj, Tenant):
-        return Target(AuditTargetType.TENANT, obj.id, obj.slug)
-    raise TypeError(f"no audit target for {type(obj).__name__}")
+    kind = _kind(obj)
+    return Target(kind.target, obj.id, kind.label(obj))
 
 
 def describe(obj: Any) -> dict[str, Any]:
-    """The object's auditable fields, camelCase like the API's responses. No secret, ever:
-    a key's hash, a password hash, credentials and signing secrets are left out."""
-    if isinstance(obj, ApiKey):
-        return {
-            "name": obj.name,
-            "keyPrefix": obj.key_prefix,
-            "ownerId": obj.user_id,
-            "permissions": list(obj.permissions),
-            "expiresAt": obj.expires_at,
-            "revokedAt": obj.revoked_at,
-        }
-    if isinstance(obj, DispatchConfig):
-        return {
-            "channel": obj.channel,
-            "dispatchProviderId": obj.dispatch_provider_id,
-            "baseUrl": obj.base_url,
-            "settings": dict(obj.settings or {}),
-            "isActive": obj.is_active,
-            "credentialKeys": list(obj.credential_keys or []),
-            "hasSigningSecret": obj.signing_secret_encrypted is not None,
-            "previousSecretExpiresAt": obj.previous_secret_expires_at,
-            "deactivatedReason": obj.deactivated_reason,
-        }
-    if isinstance(obj, TaskResultType):
-        return {
-            "code": obj.code,
-            "label": obj.label,
-            "requiresFutureScheduledAt": obj.requires_future_scheduled_at,
-            "outcome": obj.outcome,
-            "isActive": obj.is_active,
-            "sortOrder": obj.sort_order,
-        }
-    if isinstance(obj, AttributePolicy):
-        return {
-            "attributeKeyId": obj.attribute_key_id,
-            "resolutionStrategy": obj.resolution_strategy,
-            "resolverType": obj.resolver_type,
-            "hookUrl": obj.hook_url,
-            "hookTimeoutMs": obj.hook_timeout_ms,
-        }
-    if isinstance(obj, TargetResolutionConfig):
-        return {
-            "resolutionStrategy": obj.resolution_strategy,
-            "fallbackToCommerceRep": obj.fallback_to_commerce_rep,
-            "fallbackToOwner": obj.fallback_to_owner,
-            "priority": obj.priority,
-            "isActive": obj.is_active,
-        }
-    if isinstance(obj, User):
-        return {
-            "email": obj.email,
-            "firstName": obj.first_name,
-            "lastName": obj.last_name,
-            "roles": list(obj.roles),
-            "isActive": obj.is_active,
-        }
-    if isinstance(obj, Tenant):
-        return {
-            "name": obj.name,
-            "slug": obj.slug,
-            "locale": obj.locale,
-            "timeZone": obj.time_zone,
-        }
-    raise TypeError(f"no audit description for {type(obj).__name__}")
+    """The object's auditable fields, camelCase like the API's responses."""
+    kind = _kind(obj)
+    return {to_camel(c): getattr(obj, c) for c in kind.columns} | kind.derived(obj)
 
 
 def criteria_of(rows: Sequence[TargetResolutionCriteria]) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reten.auth.dependencies import check_login_rate, public, session_user, tenant_user
 from reten.auth.permissions import Permission, sort_permissions, sort_roles
 from reten.auth.principal import Principal
-from reten.auth.schemas import LoginInput, LoginRead, MeRead, MessageRead, RefreshRead, UserBrief
+from reten.auth.schemas import LoginCreate, LoginRead, MeRead, MessageRead, RefreshRead, UserBrief
 from reten.config import Environment
 from reten.kit.errors import Unauthorized, error_response
 from reten.kit.jsonbody import body_of
@@ -47,12 +47,12 @@ def _clear_cookie(response: Response, runtime: Runtime) -> None:
     )
 
 
-@router.post("/login", response_model=LoginRead, openapi_extra=openapi_body(LoginInput))
+@router.post("/login", response_model=LoginRead, openapi_extra=openapi_body(LoginCreate))
 async def login(
     request: Request,
     response: Response,
     _: None = Depends(public()),
-    data: LoginInput = Depends(body_of(LoginInput)),
+    data: LoginCreate = Depends(body_of(LoginCreate)),
     session: AsyncSession = DbSession,
 ) -> LoginRead:
     runtime = get_runtime(request)

@@ -5,7 +5,7 @@ import uuid
 from reten.kit.schemas import InputModel, Password, ReadModel
 
 
-class LoginInput(InputModel):
+class LoginCreate(InputModel):
     identifier: str
     password: Password
 

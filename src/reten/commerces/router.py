@@ -28,13 +28,13 @@ from reten.commerces.schemas import (
     CommerceSync,
     CommerceSyncItem,
     CommerceUpdate,
-    CommerceUserInput,
+    CommerceUserCreate,
     CommerceUserRead,
+    CommerceUserRoleCreate,
     CommerceUserUpdate,
     ContactCreate,
     ContactRead,
     ContactUpdate,
-    RoleInput,
 )
 from reten.kit.errors import AppError, ValidationFailed
 from reten.kit.jsonbody import IMMUTABLE, body_of, immutable
@@ -292,12 +292,12 @@ async def delete_address(
     status_code=201,
     response_model=CommerceUserRead,
     summary="Add a commerce user (with roles and contacts)",
-    openapi_extra=openapi_body(CommerceUserInput),
+    openapi_extra=openapi_body(CommerceUserCreate),
 )
 async def create_user(
     principal: Principal = Depends(manage),
     commerce_id: str = Path(alias="commerceId"),
-    data: CommerceUserInput = Depends(body_of(CommerceUserInput)),
+    data: CommerceUserCreate = Depends(body_of(CommerceUserCreate)),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
     bundle = await children.add_user(
@@ -341,11 +341,11 @@ async def update_user(
     status_code=201,
     response_model=CommerceUserRead,
     summary="Give a commerce user a role (idempotent)",
-    openapi_extra=openapi_body(RoleInput),
+    openapi_extra=openapi_body(CommerceUserRoleCreate),
 )
 async def add_role(
     principal: Principal = Depends(manage),
-    data: RoleInput = Depends(body_of(RoleInput)),
+    data: CommerceUserRoleCreate = Depends(body_of(CommerceUserRoleCreate)),
     user: CommerceUser = Depends(_path_user),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:

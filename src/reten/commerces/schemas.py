@@ -233,6 +233,10 @@ class CommerceUserInput(InputModel):
         return out
 
 
+class CommerceUserCreate(CommerceUserInput):
+    """POST /api/commerces/:commerceId/users: the nested user shape, as a body of its own."""
+
+
 class SyncUserInput(CommerceUserInput):
     """A user inside a sync item: `external_id` is the match key, so it is required."""
 
@@ -246,7 +250,7 @@ class CommerceUserUpdate(InputModel):
     is_active: OptionalFlag = None
 
 
-class RoleInput(InputModel):
+class CommerceUserRoleCreate(InputModel):
     role: CommerceUserRole
 
 

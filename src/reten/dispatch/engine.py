@@ -204,16 +204,7 @@ async def claim(
             )
             parked = {a.id for a in fresh}
             activities = [a for a in activities if a.id not in parked]
-    if activities:
-        until = now + config.lease(lease_seconds)
-        await session.execute(
-            update(Activity)
-            .where(Activity.id.in_([a.id for a in activities]))
-            .values(lease_until=until)
-            .execution_options(synchronize_session=False)
-        )
-        for a in activities:
-            set_committed_value(a, "lease_until", until)
+    await _lease(session, activities, now + config.lease(lease_seconds))
     return activities
 
 
@@ -242,17 +233,22 @@ async def claim_resends(
     if skip_locked:
         stmt = stmt.with_for_update(skip_locked=True)
     activities = list((await session.execute(stmt)).scalars())
-    if activities:
-        until = now + config.lease(lease_seconds)
-        await session.execute(
-            update(Activity)
-            .where(Activity.id.in_([a.id for a in activities]))
-            .values(lease_until=until)
-            .execution_options(synchronize_session=False)
-        )
-        for a in activities:
-            set_committed_value(a, "lease_until", until)
+    await _lease(session, activities, now + config.lease(lease_seconds))
     return activities
+
+
+async def _lease(session: AsyncSession, activities: list[Activity], until: datetime) -> None:
+    """Hold `activities` until `until`: no other dispatcher claims them meanwhile."""
+    if not activities:
+        return
+    await session.execute(
+        update(Activity)
+        .where(Activity.id.in_([a.id for a in activities]))
+        .values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    for a in activities:
+        set_committed_value(a, "lease_until", until)
 
 
 async def needing_resolution(session: AsyncSession, activities: list[Activity]) -> set[uuid.UUID]:

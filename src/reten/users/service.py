@@ -103,12 +103,11 @@ def _role_clause(role: str) -> ColumnElement[bool]:
     return cast(User.roles, String).like(f'%"{role}"%')
 
 
-def _in_tenant(tenant_id: uuid.UUID) -> Select[Any]:
-    return (
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.tenant_id == tenant_id)
-    )
+def _in_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Select[Any]:
+    # Users are global (one login, several tenants); what belongs to a tenant is the
+    # membership, so the tenant filter is on it.
+    members = select(User).join(Membership, Membership.user_id == User.id)
+    return TenantRepository(session, tenant_id).where(Membership, members)
 
 
 async def list_members(
@@ -121,7 +120,7 @@ async def list_members(
     sort: str | None,
     page: PageParams,
 ) -> tuple[list[User], int, bool]:
-    stmt = _in_tenant(tenant_id)
+    stmt = _in_tenant(session, tenant_id)
     if search:
         stmt = stmt.where(search_clause(search, [User.email, User.first_name, User.last_name]))
     if role:
@@ -134,7 +133,7 @@ async def list_members(
 
 async def get_member(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
     user = (
-        await session.execute(_in_tenant(tenant_id).where(User.id == user_id))
+        await session.execute(_in_tenant(session, tenant_id).where(User.id == user_id))
     ).scalar_one_or_none()
     if user is None:
         raise NotFound("User not found")
@@ -192,7 +191,7 @@ async def _keeps_an_admin(session: AsyncSession, user: User) -> None:
     ).all()
     for tenant_id, slug in tenants:
         others = await session.execute(
-            _in_tenant(tenant_id)
+            _in_tenant(session, tenant_id)
             .with_only_columns(func.count())
             .where(
                 User.id != user.id,
@@ -352,7 +351,7 @@ async def first_admin(session: AsyncSession, tenant_id: uuid.UUID) -> User | Non
     """The tenant's first active ADMIN, by membership age: the default owner of what the CLI
     creates for a tenant."""
     stmt = (
-        _in_tenant(tenant_id)
+        _in_tenant(session, tenant_id)
         .where(User.is_active.is_(True), _role_clause(Role.ADMIN.value))
         .order_by(Membership.created_at, Membership.id)
         .limit(1)

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from reten.activities import resolution_actions, service
 from reten.activities.lifecycle import ActivityStatus
 from reten.activities.models import ActivityType, Channel
-from reten.activities.schemas import ActivityCreate, CancelInput
+from reten.activities.schemas import ActivityCancel, ActivityCreate
 from reten.activities.views import activity_item
 from reten.activity_detail.service import detail_or_404
 from reten.admin.listing import ListPage, list_state
@@ -203,7 +203,7 @@ async def cancel_activity(
         detail = await detail_or_404(session, ctx.tenant_id, activity_id)
         return render(request, "activities/cancel.html", {"a": detail})
     data = parse_form(
-        CancelInput, FormData([("reason", form.get("reason", ""))]), optional=("reason",)
+        ActivityCancel, FormData([("reason", form.get("reason", ""))]), optional=("reason",)
     )
     await service.cancel_activity(
         session, ctx.tenant_id, activity_id, ctx.principal.actor(), data.reason
