@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from reten.activities.models import Channel
 from reten.kit.errors import ERROR_RESPONSES
+from reten.kit.pagination import MAX_PER_PAGE
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -65,6 +68,66 @@ class TestOpenAPIDocument:
         # then drops every operation that refers to either.
         qualified = [name for name in spec["components"]["schemas"] if name.startswith("reten__")]
         assert qualified == []
+
+
+def _parameters(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{method} {path} {p['in']}:{p['name']}", p)
+        for method, path, op in _operations(spec)
+        for p in op.get("parameters", [])
+    ]
+
+
+class TestParameterTypes:
+    """Parameters are parsed by the API itself (its own 400 messages) but declare their types."""
+
+    def test_every_path_id_is_a_uuid(self, spec: dict[str, Any]) -> None:
+        wrong = [
+            where
+            for where, p in _parameters(spec)
+            if p["in"] == "path" and p["name"] != "role" and p["schema"].get("format") != "uuid"
+        ]
+        assert wrong == []
+
+    def test_pages_and_page_sizes_are_bounded_integers(self, spec: dict[str, Any]) -> None:
+        sizes = [p for _, p in _parameters(spec) if p["name"] in ("per_page", "limit")]
+        pages = [p for _, p in _parameters(spec) if p["name"] == "page"]
+        assert len(pages) >= 9 and len(sizes) == 2 * len(pages)
+        for p in pages:
+            assert (p["schema"]["type"], p["schema"]["minimum"]) == ("integer", 1)
+        for p in sizes:
+            assert (p["schema"]["type"], p["schema"]["maximum"]) == ("integer", MAX_PER_PAGE)
+
+    def test_times_flags_and_ids_in_queries_carry_their_format(self, spec: dict[str, Any]) -> None:
+        expected = {
+            ("scheduled_from", "format"): "date-time",
+            ("occurred_to", "format"): "date-time",
+            ("updated_since", "format"): "date-time",
+            ("route_id", "format"): "uuid",
+            ("activity_id", "format"): "uuid",
+            ("is_active", "type"): "boolean",
+            ("include_superseded", "type"): "boolean",
+        }
+        seen = {
+            (p["name"], key): p["schema"].get(key)
+            for _, p in _parameters(spec)
+            for (name, key) in expected
+            if p["name"] == name
+        }
+        assert seen == expected
+
+    def test_enums_list_their_values_and_lists_their_spelling(self, spec: dict[str, Any]) -> None:
+        params = dict(_parameters(spec))
+        tasks = "GET /api/integration/activities/tasks query:"
+        assert params[tasks + "channel"]["schema"]["enum"] == [c.value for c in Channel]
+        pattern = params[tasks + "status"]["schema"]["pattern"]
+        assert re.fullmatch(pattern, "PENDING,COMPLETED")
+        assert not re.fullmatch(pattern, "PENDING,DONE")
+        assert params[tasks + "result_status"]["schema"]["enum"] == [
+            "EFFECTIVE",
+            "NOT_EFFECTIVE",
+            "PENDING",
+        ]
 
 
 class TestGeneratedClient:

@@ -97,7 +97,11 @@ class TestSecretsNeverLeave:
         ]
         async with factory.db.sessionmaker() as session:
             key_hash = (
-                await session.execute(select(ApiKey.key_hash).where(ApiKey.name == "planted"))
+                await session.execute(
+                    select(ApiKey.key_hash).where(
+                        ApiKey.name == "planted", ApiKey.tenant_id == world.tenant_id
+                    )
+                )
             ).scalar_one()
             password_hash = (
                 await session.execute(

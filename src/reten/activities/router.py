@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,8 +29,17 @@ from reten.auth.principal import Principal
 from reten.kit.errors import ValidationFailed
 from reten.kit.jsonbody import body_of, parse_object, spelled, validate_body
 from reten.kit.listing import parse_search
-from reten.kit.pagination import page_envelope, parse_page_params
-from reten.kit.params import parse_enum, parse_enum_list, parse_timestamp, parse_uuid
+from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
+from reten.kit.params import (
+    AS_TIMESTAMP,
+    AS_UUID,
+    as_comma_list,
+    as_one_of,
+    parse_enum,
+    parse_enum_list,
+    parse_timestamp,
+    parse_uuid,
+)
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession
@@ -109,18 +119,22 @@ async def create_batch(
 @router.get("", response_model=ActivityPage, summary="List activities (paginated)")
 async def list_activities(
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
-    page: str | None = Query(default=None),
-    per_page: str | None = Query(default=None),
-    limit: str | None = Query(default=None),
-    status: str | None = Query(default=None, description="ActivityStatus values, comma-separated"),
-    type: str | None = Query(default=None),
-    channel: str | None = Query(default=None),
-    commerce_id: str | None = Query(default=None),
-    operator_id: str | None = Query(default=None),
-    route_id: str | None = Query(default=None),
+    page: Annotated[str | None, Query(), AS_PAGE] = None,
+    per_page: Annotated[str | None, Query(), AS_PER_PAGE] = None,
+    limit: Annotated[str | None, Query(), AS_PER_PAGE] = None,
+    status: Annotated[
+        str | None,
+        Query(description="ActivityStatus values, comma-separated"),
+        as_comma_list([s.value for s in ActivityStatus]),
+    ] = None,
+    type: Annotated[str | None, Query(), as_one_of([t.value for t in ActivityType])] = None,
+    channel: Annotated[str | None, Query(), as_one_of([c.value for c in Channel])] = None,
+    commerce_id: Annotated[str | None, Query(), AS_UUID] = None,
+    operator_id: Annotated[str | None, Query(), AS_UUID] = None,
+    route_id: Annotated[str | None, Query(), AS_UUID] = None,
     idempotency_key: str | None = Query(default=None),
-    scheduled_from: str | None = Query(default=None),
-    scheduled_to: str | None = Query(default=None),
+    scheduled_from: Annotated[str | None, Query(), AS_TIMESTAMP] = None,
+    scheduled_to: Annotated[str | None, Query(), AS_TIMESTAMP] = None,
     search: str | None = Query(default=None, description="commerce name or external id, reason"),
     sort: str | None = Query(
         default=None, description="scheduled_at, -scheduled_at, created_at, -created_at (default)"
@@ -158,7 +172,7 @@ async def list_activities(
     summary="One activity with its results, events and dispatch state",
 )
 async def get_activity(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
     session: AsyncSession = DbSession,
 ) -> Response:
@@ -173,7 +187,7 @@ async def get_activity(
     openapi_extra=openapi_body(ActivityCancel),
 )
 async def cancel_activity(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.CANCEL_ACTIVITY)),
     data: ActivityCancel = Depends(body_of(ActivityCancel)),
     session: AsyncSession = DbSession,

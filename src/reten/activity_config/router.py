@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,7 @@ from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.kit.jsonbody import body_of, immutable
-from reten.kit.params import parse_bool, parse_uuid
+from reten.kit.params import AS_BOOLEAN, AS_UUID, parse_bool, parse_uuid
 from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession, get_runtime
 
@@ -31,7 +31,7 @@ router = APIRouter(prefix="/api/activity-config", tags=["Activity config"])
 @router.get("/task-result-types", response_model=list[TaskResultTypeRead])
 async def list_task_result_types(
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
-    is_active: str | None = Query(default=None),
+    is_active: Annotated[str | None, Query(), AS_BOOLEAN] = None,
     session: AsyncSession = DbSession,
 ) -> list[TaskResultTypeRead]:
     items = await service.list_types(
@@ -63,7 +63,7 @@ async def create_task_result_type(
     openapi_extra=openapi_body(TaskResultTypeUpdate),
 )
 async def update_task_result_type(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     data: TaskResultTypeUpdate = Depends(body_of(TaskResultTypeUpdate, refused=immutable("code"))),
     session: AsyncSession = DbSession,
@@ -80,7 +80,7 @@ async def update_task_result_type(
     responses={200: {"model": TaskResultTypeRead, "description": "Deactivated: results use it"}},
 )
 async def delete_task_result_type(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     session: AsyncSession = DbSession,
 ) -> Response:
@@ -170,7 +170,7 @@ async def create_target_resolution_config(
     openapi_extra=openapi_body(TargetResolutionConfigUpdate),
 )
 async def update_target_resolution_config(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     data: TargetResolutionConfigUpdate = Depends(body_of(TargetResolutionConfigUpdate)),
     session: AsyncSession = DbSession,
@@ -183,7 +183,7 @@ async def update_target_resolution_config(
 
 @router.delete("/target-resolution/{id}", status_code=204)
 async def delete_target_resolution_config(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     session: AsyncSession = DbSession,
 ) -> Response:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,7 @@ from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.auth.schemas import MessageRead
 from reten.kit.jsonbody import body_of
-from reten.kit.params import parse_bool, parse_uuid
+from reten.kit.params import AS_BOOLEAN, AS_UUID, parse_bool, parse_uuid
 from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession, get_runtime
 
@@ -43,7 +44,9 @@ async def create_api_key(
 @router.get("", response_model=list[ApiKeyRead])
 async def list_api_keys(
     principal: Principal = Depends(tenant_user(Permission.MANAGE_API_KEYS)),
-    all: str | None = Query(default=None, description="true: every key of the tenant (ADMIN+)"),
+    all: Annotated[
+        str | None, Query(description="true: every key of the tenant (ADMIN+)"), AS_BOOLEAN
+    ] = None,
     session: AsyncSession = DbSession,
 ) -> list[ApiKeyRead]:
     keys = await service.list_keys(session, principal, all_keys=parse_bool("all", all) or False)
@@ -53,7 +56,7 @@ async def list_api_keys(
 @router.post("/{id}/revoke", response_model=MessageRead)
 async def revoke_api_key(
     request: Request,
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_user(Permission.MANAGE_API_KEYS)),
     session: AsyncSession = DbSession,
 ) -> MessageRead:

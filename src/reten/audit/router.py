@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,8 +16,15 @@ from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.kit.actor import ActorType
 from reten.kit.errors import ValidationFailed
-from reten.kit.pagination import page_envelope, parse_page_params
-from reten.kit.params import parse_enum, parse_timestamp, parse_uuid
+from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
+from reten.kit.params import (
+    AS_TIMESTAMP,
+    AS_UUID,
+    as_one_of,
+    parse_enum,
+    parse_timestamp,
+    parse_uuid,
+)
 from reten.kit.responses import json_response
 from reten.runtime import DbSession
 
@@ -27,16 +36,30 @@ DEFAULT_PER_PAGE = 25
 @router.get("/api/audit-events", response_model=AuditEventPage)
 async def list_audit_events(
     principal: Principal = Depends(tenant_principal(Permission.VIEW_AUDIT_LOG)),
-    page: str | None = Query(default=None, description="≥ 1, default 1"),
-    per_page: str | None = Query(default=None, description="1-100, default 25"),
-    limit: str | None = Query(default=None, description="alias of per_page"),
-    action: str | None = Query(default=None, description="one action, e.g. api_key.created"),
-    actor_type: str | None = Query(default=None, description="USER, API_KEY, SYSTEM"),
-    actor_id: str | None = Query(default=None, description="a user's or an API key's id"),
-    target_type: str | None = Query(default=None, description="e.g. dispatch_config"),
-    target_id: str | None = Query(default=None),
-    occurred_from: str | None = Query(default=None, description="inclusive"),
-    occurred_to: str | None = Query(default=None, description="inclusive"),
+    page: Annotated[str | None, Query(description="≥ 1, default 1"), AS_PAGE] = None,
+    per_page: Annotated[str | None, Query(description="1-100, default 25"), AS_PER_PAGE] = None,
+    limit: Annotated[str | None, Query(description="alias of per_page"), AS_PER_PAGE] = None,
+    action: Annotated[
+        str | None,
+        Query(description="one action, e.g. api_key.created"),
+        as_one_of([a.value for a in AuditAction]),
+    ] = None,
+    actor_type: Annotated[
+        str | None,
+        Query(description="USER, API_KEY, SYSTEM"),
+        as_one_of([t.value for t in ActorType]),
+    ] = None,
+    actor_id: Annotated[
+        str | None, Query(description="a user's or an API key's id"), AS_UUID
+    ] = None,
+    target_type: Annotated[
+        str | None,
+        Query(description="e.g. dispatch_config"),
+        as_one_of([t.value for t in AuditTargetType]),
+    ] = None,
+    target_id: Annotated[str | None, Query(), AS_UUID] = None,
+    occurred_from: Annotated[str | None, Query(description="inclusive"), AS_TIMESTAMP] = None,
+    occurred_to: Annotated[str | None, Query(description="inclusive"), AS_TIMESTAMP] = None,
     session: AsyncSession = DbSession,
 ) -> Response:
     params = parse_page_params(page, per_page, limit, default_per_page=DEFAULT_PER_PAGE)

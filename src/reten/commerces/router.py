@@ -8,6 +8,7 @@ body parameter comes before the path objects it is checked against).
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,8 +40,8 @@ from reten.commerces.schemas import (
 from reten.kit.errors import AppError, ValidationFailed
 from reten.kit.jsonbody import IMMUTABLE, body_of, immutable
 from reten.kit.listing import parse_search
-from reten.kit.pagination import page_envelope, parse_page_params
-from reten.kit.params import parse_bool, parse_uuid
+from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
+from reten.kit.params import AS_BOOLEAN, AS_UUID, as_one_of, parse_bool, parse_uuid
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.kit.sync import SyncBatch, SyncResultRead, sync_body
@@ -77,7 +78,7 @@ class _MethodNotAllowed(AppError):
     status_code = 405
 
 
-async def _commerce_id(request: Request, id: str = Path()) -> uuid.UUID:
+async def _commerce_id(request: Request, id: Annotated[str, Path(), AS_UUID]) -> uuid.UUID:
     # `/api/commerces/sync` is a literal path that only takes POST (§2: literal segments win
     # over :id), so GET, PATCH and DELETE on it are 405, not "id must be a UUID".
     if id == "sync":
@@ -92,7 +93,7 @@ async def _commerce_id(request: Request, id: str = Path()) -> uuid.UUID:
 
 
 async def _path_commerce(
-    commerce_id: str = Path(alias="commerceId"),
+    commerce_id: Annotated[str, Path(alias="commerceId"), AS_UUID],
     principal: Principal = Depends(manage),
     session: AsyncSession = DbSession,
 ) -> Commerce:
@@ -102,8 +103,8 @@ async def _path_commerce(
 
 
 async def _path_user(
-    commerce_id: str = Path(alias="commerceId"),
-    user_id: str = Path(alias="userId"),
+    commerce_id: Annotated[str, Path(alias="commerceId"), AS_UUID],
+    user_id: Annotated[str, Path(alias="userId"), AS_UUID],
     principal: Principal = Depends(manage),
     session: AsyncSession = DbSession,
 ) -> CommerceUser:
@@ -133,16 +134,18 @@ async def create_commerce(
 @router.get("", response_model=CommercePage, summary="List commerces (paginated)")
 async def list_commerces(
     principal: Principal = Depends(manage),
-    page: str | None = Query(default=None),
-    per_page: str | None = Query(default=None),
-    limit: str | None = Query(default=None),
+    page: Annotated[str | None, Query(), AS_PAGE] = None,
+    per_page: Annotated[str | None, Query(), AS_PER_PAGE] = None,
+    limit: Annotated[str | None, Query(), AS_PER_PAGE] = None,
     search: str | None = Query(default=None, description="name or external id, substring"),
     external_id: str | None = Query(default=None),
     global_external_id: str | None = Query(default=None),
     tax_id: str | None = Query(default=None),
-    is_active: str | None = Query(default=None),
-    is_placeholder: str | None = Query(default=None),
-    route_id: str | None = Query(default=None, description="commerces assigned to the route"),
+    is_active: Annotated[str | None, Query(), AS_BOOLEAN] = None,
+    is_placeholder: Annotated[str | None, Query(), AS_BOOLEAN] = None,
+    route_id: Annotated[
+        str | None, Query(description="commerces assigned to the route"), AS_UUID
+    ] = None,
     sort: str | None = Query(
         default=None, description="name (default), -name, created_at, -created_at"
     ),
@@ -246,9 +249,10 @@ async def create_address(
     openapi_extra=openapi_body(AddressUpdate),
 )
 async def update_address(
+    *,
     principal: Principal = Depends(manage),
-    commerce_id: str = Path(alias="commerceId"),
-    address_id: str = Path(alias="addressId"),
+    commerce_id: Annotated[str, Path(alias="commerceId"), AS_UUID],
+    address_id: Annotated[str, Path(alias="addressId"), AS_UUID],
     data: AddressUpdate = Depends(
         body_of(AddressUpdate, refused=immutable("source", "source_ref"))
     ),
@@ -270,9 +274,10 @@ async def update_address(
     summary="Delete an address permanently",
 )
 async def delete_address(
+    *,
     principal: Principal = Depends(manage),
-    commerce_id: str = Path(alias="commerceId"),
-    address_id: str = Path(alias="addressId"),
+    commerce_id: Annotated[str, Path(alias="commerceId"), AS_UUID],
+    address_id: Annotated[str, Path(alias="addressId"), AS_UUID],
     session: AsyncSession = DbSession,
 ) -> Response:
     await children.delete_address(
@@ -295,8 +300,9 @@ async def delete_address(
     openapi_extra=openapi_body(CommerceUserCreate),
 )
 async def create_user(
+    *,
     principal: Principal = Depends(manage),
-    commerce_id: str = Path(alias="commerceId"),
+    commerce_id: Annotated[str, Path(alias="commerceId"), AS_UUID],
     data: CommerceUserCreate = Depends(body_of(CommerceUserCreate)),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
@@ -320,9 +326,10 @@ _USER_REFUSED = {
     openapi_extra=openapi_body(CommerceUserUpdate),
 )
 async def update_user(
+    *,
     principal: Principal = Depends(manage),
-    commerce_id: str = Path(alias="commerceId"),
-    user_id: str = Path(alias="userId"),
+    commerce_id: Annotated[str, Path(alias="commerceId"), AS_UUID],
+    user_id: Annotated[str, Path(alias="userId"), AS_UUID],
     data: CommerceUserUpdate = Depends(body_of(CommerceUserUpdate, refused=_USER_REFUSED)),
     session: AsyncSession = DbSession,
 ) -> CommerceUserRead:
@@ -358,10 +365,11 @@ async def add_role(
     summary="Take a role from a commerce user",
 )
 async def remove_role(
-    role: str,
+    *,
+    role: Annotated[str, as_one_of(r.value for r in CommerceUserRole)],
     principal: Principal = Depends(manage),
-    commerce_id: str = Path(alias="commerceId"),
-    user_id: str = Path(alias="userId"),
+    commerce_id: Annotated[str, Path(alias="commerceId"), AS_UUID],
+    user_id: Annotated[str, Path(alias="userId"), AS_UUID],
     session: AsyncSession = DbSession,
 ) -> Response:
     commerce_uuid = parse_uuid("commerceId", commerce_id)
@@ -399,10 +407,11 @@ async def create_contact(
     openapi_extra=openapi_body(ContactUpdate),
 )
 async def update_contact(
+    *,
     principal: Principal = Depends(manage),
-    commerce_id: str = Path(alias="commerceId"),
-    user_id: str = Path(alias="userId"),
-    contact_id: str = Path(alias="contactId"),
+    commerce_id: Annotated[str, Path(alias="commerceId"), AS_UUID],
+    user_id: Annotated[str, Path(alias="userId"), AS_UUID],
+    contact_id: Annotated[str, Path(alias="contactId"), AS_UUID],
     data: ContactUpdate = Depends(
         body_of(ContactUpdate, refused=immutable("contact_type", "source"))
     ),
@@ -425,10 +434,11 @@ async def update_contact(
     summary="Delete a contact permanently",
 )
 async def delete_contact(
+    *,
     principal: Principal = Depends(manage),
-    commerce_id: str = Path(alias="commerceId"),
-    user_id: str = Path(alias="userId"),
-    contact_id: str = Path(alias="contactId"),
+    commerce_id: Annotated[str, Path(alias="commerceId"), AS_UUID],
+    user_id: Annotated[str, Path(alias="userId"), AS_UUID],
+    contact_id: Annotated[str, Path(alias="contactId"), AS_UUID],
     session: AsyncSession = DbSession,
 ) -> Response:
     await children.delete_contact(

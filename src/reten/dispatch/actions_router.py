@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +14,7 @@ from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.dispatch.actions import DispatchService
 from reten.dispatch.schemas import DeliveryTestRead, ResendAcceptedRead
-from reten.kit.params import parse_uuid
+from reten.kit.params import AS_UUID, parse_uuid
 from reten.kit.responses import json_response
 from reten.runtime import DbSession
 
@@ -30,7 +32,7 @@ def _service(request: Request) -> DispatchService:
     summary="Deliver a READY task now (one synchronous attempt)",
 )
 async def dispatch_task(
-    id: str,
+    id: Annotated[str, AS_UUID],
     request: Request,
     principal: Principal = Depends(tenant_principal(Permission.DISPATCH_ACTIVITY)),
 ) -> Response:
@@ -46,7 +48,7 @@ async def dispatch_task(
     summary="Make a dispatch-failed activity READY again with a fresh schedule",
 )
 async def retry_dispatch(
-    id: str,
+    id: Annotated[str, AS_UUID],
     request: Request,
     principal: Principal = Depends(tenant_principal(Permission.DISPATCH_ACTIVITY)),
     session: AsyncSession = DbSession,
@@ -63,7 +65,7 @@ async def retry_dispatch(
     summary="Deliver a DISPATCHED activity once more (same webhook-id)",
 )
 async def resend(
-    id: str,
+    id: Annotated[str, AS_UUID],
     request: Request,
     principal: Principal = Depends(tenant_principal(Permission.DISPATCH_ACTIVITY)),
 ) -> Response:
@@ -77,7 +79,7 @@ async def resend(
     summary="Deliver a synthetic activity through a config; nothing is stored",
 )
 async def test_config(
-    id: str,
+    id: Annotated[str, AS_UUID],
     request: Request,
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
 ) -> Response:

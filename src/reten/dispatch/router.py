@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,8 +26,8 @@ from reten.dispatch.schemas import (
     DispatchProviderRead,
     config_body,
 )
-from reten.kit.pagination import page_envelope, parse_page_params
-from reten.kit.params import parse_bool, parse_enum, parse_uuid
+from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
+from reten.kit.params import AS_BOOLEAN, AS_UUID, as_one_of, parse_bool, parse_enum, parse_uuid
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession, get_runtime
@@ -67,7 +69,7 @@ async def list_dispatch_providers(
     response_model=list[ChannelDefinitionRead],
 )
 async def list_channel_definitions(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
     session: AsyncSession = DbSession,
 ) -> list[ChannelDefinitionRead]:
@@ -81,8 +83,10 @@ async def list_channel_definitions(
 @router.get(CONFIGS, response_model=list[DispatchConfigRead])
 async def list_dispatch_configs(
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
-    channel: str | None = Query(default=None, description="one Channel"),
-    is_active: str | None = Query(default=None),
+    channel: Annotated[
+        str | None, Query(description="one Channel"), as_one_of([c.value for c in Channel])
+    ] = None,
+    is_active: Annotated[str | None, Query(), AS_BOOLEAN] = None,
     session: AsyncSession = DbSession,
 ) -> Response:
     channel_value = parse_enum("channel", channel, [c.value for c in Channel])
@@ -121,7 +125,7 @@ async def create_dispatch_config(
 
 @router.get(CONFIGS + "/{id}", response_model=DispatchConfigRead)
 async def get_dispatch_config(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
     session: AsyncSession = DbSession,
 ) -> Response:
@@ -135,7 +139,7 @@ async def get_dispatch_config(
     openapi_extra=openapi_body(DispatchConfigUpdate),
 )
 async def update_dispatch_config(
-    id: str,
+    id: Annotated[str, AS_UUID],
     request: Request,
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     data: DispatchConfigUpdate = Depends(config_body(DispatchConfigUpdate, CONFIG_IMMUTABLE)),
@@ -154,7 +158,7 @@ async def update_dispatch_config(
 
 @router.delete(CONFIGS + "/{id}", status_code=204, response_class=Response)
 async def delete_dispatch_config(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     session: AsyncSession = DbSession,
 ) -> Response:
@@ -166,7 +170,7 @@ async def delete_dispatch_config(
 
 @router.post(CONFIGS + "/{id}/activate", response_model=DispatchConfigRead)
 async def activate_dispatch_config(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     session: AsyncSession = DbSession,
 ) -> Response:
@@ -178,7 +182,7 @@ async def activate_dispatch_config(
 
 @router.post(CONFIGS + "/{id}/deactivate", response_model=DispatchConfigRead)
 async def deactivate_dispatch_config(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     session: AsyncSession = DbSession,
 ) -> Response:
@@ -190,7 +194,7 @@ async def deactivate_dispatch_config(
 
 @router.post(CONFIGS + "/{id}/rotate-secret", response_model=DispatchConfigWithSecretRead)
 async def rotate_dispatch_config_secret(
-    id: str,
+    id: Annotated[str, AS_UUID],
     request: Request,
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_ACTIVITY_CONFIG)),
     session: AsyncSession = DbSession,
@@ -210,14 +214,22 @@ async def rotate_dispatch_config_secret(
 
 @router.get(CONFIGS + "/{id}/attempts", response_model=DeliveryAttemptPage)
 async def list_dispatch_config_attempts(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
-    page: str | None = Query(default=None, description="≥ 1, default 1"),
-    per_page: str | None = Query(default=None, description="1-100, default 25"),
-    limit: str | None = Query(default=None, description="alias of per_page"),
-    activity_id: str | None = Query(default=None),
-    outcome: str | None = Query(default=None, description="SUCCESS, FAILURE"),
-    trigger: str | None = Query(default=None, description="SCHEDULED, MANUAL, RESEND"),
+    page: Annotated[str | None, Query(description="≥ 1, default 1"), AS_PAGE] = None,
+    per_page: Annotated[str | None, Query(description="1-100, default 25"), AS_PER_PAGE] = None,
+    limit: Annotated[str | None, Query(description="alias of per_page"), AS_PER_PAGE] = None,
+    activity_id: Annotated[str | None, Query(), AS_UUID] = None,
+    outcome: Annotated[
+        str | None,
+        Query(description="SUCCESS, FAILURE"),
+        as_one_of([o.value for o in DeliveryOutcome]),
+    ] = None,
+    trigger: Annotated[
+        str | None,
+        Query(description="SCHEDULED, MANUAL, RESEND"),
+        as_one_of([t.value for t in DeliveryTrigger]),
+    ] = None,
     session: AsyncSession = DbSession,
 ) -> Response:
     params = parse_page_params(page, per_page, limit, default_per_page=DEFAULT_PER_PAGE)
@@ -237,7 +249,7 @@ async def list_dispatch_config_attempts(
 
 @router.get("/api/activities/{id}/attempts", response_model=list[DeliveryAttemptRead])
 async def list_activity_attempts(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
     session: AsyncSession = DbSession,
 ) -> list[DeliveryAttemptRead]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,8 +27,15 @@ from reten.integration.vocabulary import (
 from reten.kit.errors import ValidationFailed
 from reten.kit.idempotency import validate_key
 from reten.kit.jsonbody import parse_object, spelled, validate_body
-from reten.kit.pagination import page_envelope, parse_page_params
-from reten.kit.params import parse_enum, parse_enum_list, parse_timestamp
+from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
+from reten.kit.params import (
+    AS_TIMESTAMP,
+    as_comma_list,
+    as_one_of,
+    parse_enum,
+    parse_enum_list,
+    parse_timestamp,
+)
 from reten.kit.responses import etag_json_response, json_response
 from reten.kit.schemas import openapi_body
 from reten.results import service as results
@@ -65,21 +74,25 @@ async def task_result_type_configs(
 async def list_tasks(
     request: Request,
     principal: Principal = Depends(integration_key(Permission.VIEW_ACTIVITIES)),
-    page: str | None = Query(default=None, description="≥ 1, default 1"),
-    per_page: str | None = Query(default=None, description="1-100, default 20"),
-    limit: str | None = Query(default=None, description="alias of per_page"),
-    status: str | None = Query(
-        default=None, description="PENDING, IN_PROGRESS, COMPLETED, CANCELLED; comma-separated"
-    ),
-    result_status: str | None = Query(
-        default=None, description="EFFECTIVE, NOT_EFFECTIVE, PENDING"
-    ),
-    channel: str | None = Query(default=None),
+    page: Annotated[str | None, Query(description="≥ 1, default 1"), AS_PAGE] = None,
+    per_page: Annotated[str | None, Query(description="1-100, default 20"), AS_PER_PAGE] = None,
+    limit: Annotated[str | None, Query(description="alias of per_page"), AS_PER_PAGE] = None,
+    status: Annotated[
+        str | None,
+        Query(description="PENDING, IN_PROGRESS, COMPLETED, CANCELLED; comma-separated"),
+        as_comma_list([s.value for s in IntegrationStatus]),
+    ] = None,
+    result_status: Annotated[
+        str | None,
+        Query(description="EFFECTIVE, NOT_EFFECTIVE, PENDING"),
+        as_one_of([s.value for s in IntegrationResultStatus]),
+    ] = None,
+    channel: Annotated[str | None, Query(), as_one_of([c.value for c in Channel])] = None,
     external_commerce_id: str | None = Query(default=None),
     external_operator_id: str | None = Query(default=None),
-    scheduled_from: str | None = Query(default=None),
-    scheduled_to: str | None = Query(default=None),
-    updated_since: str | None = Query(default=None),
+    scheduled_from: Annotated[str | None, Query(), AS_TIMESTAMP] = None,
+    scheduled_to: Annotated[str | None, Query(), AS_TIMESTAMP] = None,
+    updated_since: Annotated[str | None, Query(), AS_TIMESTAMP] = None,
     session: AsyncSession = DbSession,
 ) -> Response:
     params = parse_page_params(page, per_page, limit, default_per_page=DEFAULT_PER_PAGE)

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from reten.kit.errors import ValidationFailed
 from reten.kit.schemas import ReadModel
@@ -18,6 +18,11 @@ from reten.kit.schemas import ReadModel
 ItemT = TypeVar("ItemT")
 
 MAX_PER_PAGE = 100
+
+# The OpenAPI types of `page` and `per_page` (and its alias `limit`); see `kit.params`.
+AS_PAGE = WithJsonSchema({"type": "integer", "minimum": 1, "default": 1})
+AS_PER_PAGE = WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE})
+
 # Above this many matching rows a list may answer with a capped estimate (quality.md).
 COUNT_CAP = 100_000
 

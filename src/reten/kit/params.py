@@ -1,17 +1,48 @@
-"""Parsing of query and path parameters with the API's error messages (400 naming the parameter)."""
+"""Parsing of query and path parameters with the API's error messages (400 naming the parameter),
+and the OpenAPI types of those parameters.
+
+Parameters arrive as text and are parsed here rather than by FastAPI, so that a bad value gets
+the API's own message ("status must be one of PENDING, …"), an empty value means "absent", and a
+comma-separated list is one parameter. What each parameter accepts is still declared in the
+OpenAPI (integer, enum, uuid, date-time), so generated clients and the fuzzer send real types:
+a router annotates the parameter with one of the `WithJsonSchema` markers below, e.g.
+`id: Annotated[str, AS_UUID]` or `updated_since: Annotated[str | None, Query(), AS_TIMESTAMP] = None`.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
+from pydantic import WithJsonSchema
+
 from reten.kit.errors import ValidationFailed
 from reten.kit.time import parse_iso
 
 E = TypeVar("E", bound=StrEnum)
+
+AS_UUID = WithJsonSchema({"type": "string", "format": "uuid"})
+AS_TIMESTAMP = WithJsonSchema({"type": "string", "format": "date-time"})
+AS_BOOLEAN = WithJsonSchema({"type": "boolean"})
+
+
+def as_one_of(values: Iterable[str]) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "enum": list(values)})
+
+
+def as_comma_list(values: Iterable[str]) -> WithJsonSchema:
+    """One or more of `values`, comma-separated (`PENDING,COMPLETED`)."""
+    choice = "(" + "|".join(re.escape(v) for v in values) + ")"
+    return WithJsonSchema({"type": "string", "pattern": f"^{choice}(,{choice})*$"})
+
+
+# The canonical spelling only: `uuid.UUID` would also take braces, a `urn:` prefix or 32 bare
+# hex digits, none of which the OpenAPI's `format: uuid` allows.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def parse_bool(name: str, raw: str | None) -> bool | None:
@@ -26,10 +57,9 @@ def parse_bool(name: str, raw: str | None) -> bool | None:
 
 
 def parse_uuid(name: str, raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except (ValueError, AttributeError, TypeError):
-        raise ValidationFailed.one(name, "must be a UUID") from None
+    if not isinstance(raw, str) or _UUID.fullmatch(raw) is None:
+        raise ValidationFailed.one(name, "must be a UUID")
+    return uuid.UUID(raw)
 
 
 def parse_timestamp(name: str, raw: str | None) -> datetime | None:

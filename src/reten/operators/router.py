@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,8 +12,8 @@ from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.kit.jsonbody import body_of, immutable
 from reten.kit.listing import parse_search
-from reten.kit.pagination import page_envelope, parse_page_params
-from reten.kit.params import parse_bool, parse_enum, parse_uuid
+from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
+from reten.kit.params import AS_BOOLEAN, AS_UUID, as_one_of, parse_bool, parse_enum, parse_uuid
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.kit.sync import SyncBatch, SyncResultRead, sync_body
@@ -49,15 +51,21 @@ async def create_operator(
 @router.get("", response_model=OperatorPage)
 async def list_operators(
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
-    page: str | None = Query(default=None, description="≥ 1, default 1"),
-    per_page: str | None = Query(default=None, description="1-100, default 25"),
-    limit: str | None = Query(default=None, description="alias of per_page"),
+    page: Annotated[str | None, Query(description="≥ 1, default 1"), AS_PAGE] = None,
+    per_page: Annotated[str | None, Query(description="1-100, default 25"), AS_PER_PAGE] = None,
+    limit: Annotated[str | None, Query(description="alias of per_page"), AS_PER_PAGE] = None,
     search: str | None = Query(default=None, description="substring of name or email"),
-    type: str | None = Query(default=None, description="SALESMAN, ACTIVATOR, CALLCENTER"),
-    is_active: str | None = Query(default=None),
-    is_placeholder: str | None = Query(default=None),
+    type: Annotated[
+        str | None,
+        Query(description="SALESMAN, ACTIVATOR, CALLCENTER"),
+        as_one_of([t.value for t in OperatorType]),
+    ] = None,
+    is_active: Annotated[str | None, Query(), AS_BOOLEAN] = None,
+    is_placeholder: Annotated[str | None, Query(), AS_BOOLEAN] = None,
     external_id: str | None = Query(default=None, description="exact match"),
-    route_id: str | None = Query(default=None, description="operators with an active link"),
+    route_id: Annotated[
+        str | None, Query(description="operators with an active link"), AS_UUID
+    ] = None,
     sort: str | None = Query(default=None, description="name (default), -name, created_at, …"),
     session: AsyncSession = DbSession,
 ) -> Response:
@@ -94,7 +102,7 @@ async def sync_operators(
 
 @router.get("/{id}", response_model=OperatorDetailRead)
 async def get_operator(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
     session: AsyncSession = DbSession,
 ) -> OperatorDetailRead:
@@ -106,7 +114,7 @@ async def get_operator(
 
 @router.patch("/{id}", response_model=OperatorRead, openapi_extra=openapi_body(OperatorUpdate))
 async def update_operator(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
     data: OperatorUpdate = Depends(body_of(OperatorUpdate, refused=immutable(*OPERATOR_IMMUTABLE))),
     session: AsyncSession = DbSession,
@@ -119,7 +127,7 @@ async def update_operator(
 
 @router.delete("/{id}", status_code=204, response_class=Response)
 async def delete_operator(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.MANAGE_OPERATORS)),
     session: AsyncSession = DbSession,
 ) -> Response:

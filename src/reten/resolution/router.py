@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +14,7 @@ from reten.auth.dependencies import tenant_principal
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.kit.jsonbody import body_of
-from reten.kit.params import parse_uuid
+from reten.kit.params import AS_UUID, parse_uuid
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.resolution import service
@@ -32,7 +34,7 @@ router = APIRouter(prefix="/api/activities", tags=["Activities"])
     summary="Re-run the failed resolution of an UNRESOLVED activity",
 )
 async def retry_resolution(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.CREATE_ACTIVITY)),
     session: AsyncSession = DbSession,
 ) -> Response:
@@ -43,7 +45,7 @@ async def retry_resolution(
 
 @router.get("/{id}/target-users", response_model=list[TargetUserRead])
 async def list_target_users(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
     session: AsyncSession = DbSession,
 ) -> list[TargetUserRead]:
@@ -58,8 +60,8 @@ async def list_target_users(
     openapi_extra=openapi_body(TargetUserAssign),
 )
 async def resolve_target_user(
-    id: str,
-    target_user_id: str = Path(alias="targetUserId"),
+    id: Annotated[str, AS_UUID],
+    target_user_id: Annotated[str, Path(alias="targetUserId"), AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.CREATE_ACTIVITY)),
     data: TargetUserAssign = Depends(body_of(TargetUserAssign)),
     session: AsyncSession = DbSession,
@@ -76,7 +78,7 @@ async def resolve_target_user(
 
 @router.get("/{id}/attributes", response_model=list[ActivityAttributeRead])
 async def list_attributes(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
     session: AsyncSession = DbSession,
 ) -> list[ActivityAttributeRead]:

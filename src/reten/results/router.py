@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +16,19 @@ from reten.auth.principal import Principal
 from reten.kit.errors import NotFound, ValidationFailed
 from reten.kit.idempotency import validate_key
 from reten.kit.jsonbody import parse_object, spelled
-from reten.kit.pagination import page_envelope, parse_page_params
-from reten.kit.params import parse_bool, parse_enum, parse_enum_list, parse_timestamp, parse_uuid
+from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
+from reten.kit.params import (
+    AS_BOOLEAN,
+    AS_TIMESTAMP,
+    AS_UUID,
+    as_comma_list,
+    as_one_of,
+    parse_bool,
+    parse_enum,
+    parse_enum_list,
+    parse_timestamp,
+    parse_uuid,
+)
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.results import service
@@ -86,21 +97,25 @@ async def create_result(
 @router.get("", response_model=ActivityResultPage, summary="List results (paginated)")
 async def list_results(
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
-    page: str | None = Query(default=None),
-    per_page: str | None = Query(default=None),
-    limit: str | None = Query(default=None),
-    activity_id: str | None = Query(default=None),
-    commerce_id: str | None = Query(default=None),
-    operator_id: str | None = Query(default=None),
+    page: Annotated[str | None, Query(), AS_PAGE] = None,
+    per_page: Annotated[str | None, Query(), AS_PER_PAGE] = None,
+    limit: Annotated[str | None, Query(), AS_PER_PAGE] = None,
+    activity_id: Annotated[str | None, Query(), AS_UUID] = None,
+    commerce_id: Annotated[str | None, Query(), AS_UUID] = None,
+    operator_id: Annotated[str | None, Query(), AS_UUID] = None,
     commerce_external_id: str | None = Query(default=None),
     provider_activity_id: str | None = Query(default=None),
     operator_external_id: str | None = Query(default=None),
-    source: str | None = Query(default=None),
-    status: str | None = Query(default=None, description="comma-separated ResultStatus values"),
+    source: Annotated[str | None, Query(), as_one_of([s.value for s in ResultSource])] = None,
+    status: Annotated[
+        str | None,
+        Query(description="comma-separated ResultStatus values"),
+        as_comma_list([s.value for s in ResultStatus]),
+    ] = None,
     result: str | None = Query(default=None, description="result type code"),
-    occurred_from: str | None = Query(default=None),
-    occurred_to: str | None = Query(default=None),
-    include_superseded: str | None = Query(default=None),
+    occurred_from: Annotated[str | None, Query(), AS_TIMESTAMP] = None,
+    occurred_to: Annotated[str | None, Query(), AS_TIMESTAMP] = None,
+    include_superseded: Annotated[str | None, Query(), AS_BOOLEAN] = None,
     sort: str | None = Query(
         default=None, description="occurred_at, -occurred_at, created_at, -created_at (default)"
     ),
@@ -131,7 +146,7 @@ async def list_results(
 
 @router.get("/{id}", response_model=ActivityResultRead, summary="One result")
 async def get_result(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_principal(Permission.VIEW_ACTIVITIES)),
     session: AsyncSession = DbSession,
 ) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,8 +12,8 @@ from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.kit.jsonbody import body_of
 from reten.kit.listing import parse_search
-from reten.kit.pagination import page_envelope, parse_page_params
-from reten.kit.params import parse_bool, parse_uuid
+from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
+from reten.kit.params import AS_BOOLEAN, AS_UUID, parse_bool, parse_uuid
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.kit.sync import SyncBatch, SyncResultRead, sync_body
@@ -45,7 +47,7 @@ manage_routes = tenant_principal(Permission.MANAGE_ROUTES)
 
 
 async def _path_route(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(manage_routes),
     session: AsyncSession = DbSession,
 ) -> Route:
@@ -70,14 +72,18 @@ async def create_route(
 @router.get("", response_model=RoutePage)
 async def list_routes(
     principal: Principal = Depends(manage_routes),
-    page: str | None = Query(default=None, description="≥ 1, default 1"),
-    per_page: str | None = Query(default=None, description="1-100, default 25"),
-    limit: str | None = Query(default=None, description="alias of per_page"),
+    page: Annotated[str | None, Query(description="≥ 1, default 1"), AS_PAGE] = None,
+    per_page: Annotated[str | None, Query(description="1-100, default 25"), AS_PER_PAGE] = None,
+    limit: Annotated[str | None, Query(description="alias of per_page"), AS_PER_PAGE] = None,
     search: str | None = Query(default=None, description="substring of name or external id"),
     external_id: str | None = Query(default=None, description="exact match"),
-    is_active: str | None = Query(default=None),
-    operator_id: str | None = Query(default=None, description="routes with an active link"),
-    commerce_id: str | None = Query(default=None, description="routes the commerce is on"),
+    is_active: Annotated[str | None, Query(), AS_BOOLEAN] = None,
+    operator_id: Annotated[
+        str | None, Query(description="routes with an active link"), AS_UUID
+    ] = None,
+    commerce_id: Annotated[
+        str | None, Query(description="routes the commerce is on"), AS_UUID
+    ] = None,
     sort: str | None = Query(default=None, description="name (default), -name, created_at, …"),
     session: AsyncSession = DbSession,
 ) -> Response:
@@ -109,7 +115,7 @@ async def sync_routes(
 
 @router.get("/{id}", response_model=RouteDetailRead)
 async def get_route(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(manage_routes),
     session: AsyncSession = DbSession,
 ) -> RouteDetailRead:
@@ -118,7 +124,7 @@ async def get_route(
 
 @router.patch("/{id}", response_model=RouteDetailRead, openapi_extra=openapi_body(RouteUpdate))
 async def update_route(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(manage_routes),
     data: RouteUpdate = Depends(body_of(RouteUpdate)),
     session: AsyncSession = DbSession,
@@ -130,7 +136,7 @@ async def update_route(
 
 @router.delete("/{id}", status_code=204, response_class=Response)
 async def delete_route(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(manage_routes),
     session: AsyncSession = DbSession,
 ) -> Response:
@@ -156,8 +162,8 @@ async def add_route_operator(
 
 @router.delete("/{id}/operators/{operatorId}", status_code=204, response_class=Response)
 async def remove_route_operator(
-    id: str,
-    operator_id: str = Path(alias="operatorId"),
+    id: Annotated[str, AS_UUID],
+    operator_id: Annotated[str, Path(alias="operatorId"), AS_UUID],
     principal: Principal = Depends(manage_routes),
     session: AsyncSession = DbSession,
 ) -> Response:
@@ -188,8 +194,8 @@ async def add_route_commerce(
 
 @router.delete("/{id}/commerces/{commerceId}", status_code=204, response_class=Response)
 async def remove_route_commerce(
-    id: str,
-    commerce_id: str = Path(alias="commerceId"),
+    id: Annotated[str, AS_UUID],
+    commerce_id: Annotated[str, Path(alias="commerceId"), AS_UUID],
     principal: Principal = Depends(manage_routes),
     session: AsyncSession = DbSession,
 ) -> Response:

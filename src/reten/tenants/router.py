@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -7,7 +9,7 @@ from reten.auth.dependencies import session_user
 from reten.auth.permissions import Permission
 from reten.auth.principal import Principal
 from reten.kit.jsonbody import body_of
-from reten.kit.params import parse_uuid
+from reten.kit.params import AS_UUID, parse_uuid
 from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession
 from reten.tenants import service
@@ -48,7 +50,7 @@ async def list_tenants(
 
 @router.patch("/{id}", response_model=TenantRead, openapi_extra=openapi_body(TenantUpdate))
 async def update_tenant(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(session_user(Permission.UPDATE_TENANT)),
     data: TenantUpdate = Depends(body_of(TenantUpdate)),
     session: AsyncSession = DbSession,
@@ -61,7 +63,7 @@ async def update_tenant(
 
 @router.delete("/{id}", status_code=204)
 async def delete_tenant(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(session_user(Permission.DELETE_TENANT)),
     session: AsyncSession = DbSession,
 ) -> Response:

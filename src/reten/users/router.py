@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,8 +12,8 @@ from reten.auth.permissions import Permission, Role
 from reten.auth.principal import Principal
 from reten.kit.jsonbody import body_of
 from reten.kit.listing import parse_search
-from reten.kit.pagination import page_envelope, parse_page_params
-from reten.kit.params import parse_bool, parse_enum, parse_uuid
+from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
+from reten.kit.params import AS_BOOLEAN, AS_UUID, as_one_of, parse_bool, parse_enum, parse_uuid
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession
@@ -33,12 +35,12 @@ router = APIRouter(prefix="/api/user", tags=["Users"])
 )
 async def list_tenant_users(
     principal: Principal = Depends(tenant_user(Permission.VIEW_USERS)),
-    page: str | None = Query(default=None),
-    per_page: str | None = Query(default=None),
-    limit: str | None = Query(default=None),
+    page: Annotated[str | None, Query(), AS_PAGE] = None,
+    per_page: Annotated[str | None, Query(), AS_PER_PAGE] = None,
+    limit: Annotated[str | None, Query(), AS_PER_PAGE] = None,
     search: str | None = Query(default=None, description="email, first or last name"),
-    role: str | None = Query(default=None),
-    is_active: str | None = Query(default=None),
+    role: Annotated[str | None, Query(), as_one_of([r.value for r in Role])] = None,
+    is_active: Annotated[str | None, Query(), AS_BOOLEAN] = None,
     sort: str | None = Query(
         default=None, description="email (default), -email, created_at, -created_at"
     ),
@@ -86,7 +88,7 @@ _USER_REFUSED = {
 
 @router.patch("/{id}", response_model=UserRead, openapi_extra=openapi_body(UserUpdate))
 async def update_user(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_user(Permission.UPDATE_USER)),
     data: UserUpdate = Depends(body_of(UserUpdate, refused=_USER_REFUSED)),
     session: AsyncSession = DbSession,
@@ -105,7 +107,7 @@ async def update_user(
 
 @router.put("/{id}/roles", response_model=UserRolesRead, openapi_extra=openapi_body(RolesUpdate))
 async def set_user_roles(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_user(Permission.UPDATE_USER)),
     data: RolesUpdate = Depends(body_of(RolesUpdate)),
     session: AsyncSession = DbSession,
@@ -122,7 +124,7 @@ async def set_user_roles(
 
 @router.delete("/{id}", status_code=204)
 async def delete_user(
-    id: str,
+    id: Annotated[str, AS_UUID],
     principal: Principal = Depends(tenant_user(Permission.DELETE_USER)),
     session: AsyncSession = DbSession,
 ) -> Response:
