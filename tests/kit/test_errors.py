@@ -12,6 +12,7 @@ import orjson
 
 from reten.app import create_app
 from reten.config import Settings
+from reten.kit.jsonbody import MAX_ARRAY_ITEMS
 
 MIB = 1024 * 1024
 LOGIN = "/api/auth/login"
@@ -157,6 +158,32 @@ class TestJsonBody:
             "identifier": "nobody@example.com",
             "password": "wrong-password",
             "pad": _nested(31, 1),
+        }
+
+        response = await client.post(LOGIN, json=body)
+
+        assert response.status_code == 401, response.text
+
+    async def test_an_array_of_more_than_10_000_items_is_refused_anywhere_in_a_body(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        body = {
+            "identifier": "nobody@example.com",
+            "password": "wrong-password",
+            "pad": {"deep": [0] * (MAX_ARRAY_ITEMS + 1)},
+        }
+
+        response = await client.post(LOGIN, json=body)
+
+        assert str(MAX_ARRAY_ITEMS) in _assert_standard(response, 400)["message"]
+
+    async def test_an_array_of_exactly_10_000_items_passes_the_body_checks(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        body = {
+            "identifier": "nobody@example.com",
+            "password": "wrong-password",
+            "pad": [0] * MAX_ARRAY_ITEMS,
         }
 
         response = await client.post(LOGIN, json=body)

@@ -18,27 +18,34 @@ from reten.kit.errors import BadRequest, ValidationFailed
 from reten.kit.schemas import SpelledInput
 
 MAX_DEPTH = 32
+MAX_ARRAY_ITEMS = 10_000
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth counted in objects and arrays (a scalar adds no level).
+def _check_shape(value: Any) -> None:
+    """Refuse bodies nested deeper than MAX_DEPTH (objects and arrays; a scalar adds no level)
+    or holding an array longer than MAX_ARRAY_ITEMS, before any schema sees them.
 
-    Iterative: a hostile body must not be able to blow the interpreter's stack.
+    Iterative: a hostile body must not be able to blow the interpreter's stack. The array cap
+    sits far above every legitimate list (a sync or a batch takes at most 1 000 items, which
+    their schemas enforce with their own messages): it only keeps a body of a million tiny
+    elements from costing seconds of validation.
     """
     stack: list[tuple[Any, int]] = [(value, 1)]
-    deepest = 0
     while stack:
         node, depth = stack.pop()
-        if not isinstance(node, (dict, list)):
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            if len(node) > MAX_ARRAY_ITEMS:
+                raise BadRequest(f"JSON body has an array of more than {MAX_ARRAY_ITEMS} items")
+            children = node
+        else:
             continue
-        if depth > limit:
-            return depth
-        deepest = max(deepest, depth)
-        children = node.values() if isinstance(node, dict) else node
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"JSON body is nested deeper than {MAX_DEPTH} levels")
         stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def parse_object(raw: bytes) -> dict[str, Any]:
@@ -50,8 +57,7 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         raise BadRequest("Malformed JSON body") from None
     if not isinstance(data, dict):
         raise BadRequest("Malformed JSON body")
-    if _depth(data, MAX_DEPTH) > MAX_DEPTH:
-        raise BadRequest(f"JSON body is nested deeper than {MAX_DEPTH} levels")
+    _check_shape(data)
     return data
 
 
