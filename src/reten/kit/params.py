@@ -35,9 +35,9 @@ def as_one_of(values: Iterable[str]) -> WithJsonSchema:
 
 
 def as_comma_list(values: Iterable[str]) -> WithJsonSchema:
-    """One or more of `values`, comma-separated (`PENDING,COMPLETED`)."""
+    """One or more of `values`, comma-separated (`PENDING,COMPLETED`); empty means absent."""
     choice = "(" + "|".join(re.escape(v) for v in values) + ")"
-    return WithJsonSchema({"type": "string", "pattern": f"^{choice}(,{choice})*$"})
+    return WithJsonSchema({"type": "string", "pattern": f"^({choice}(,{choice})*)?$"})
 
 
 # The canonical spelling only: `uuid.UUID` would also take braces, a `urn:` prefix or 32 bare
