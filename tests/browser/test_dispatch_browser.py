@@ -181,6 +181,10 @@ class TestDispatchConfiguration:
         page.wait_for_url(re.compile(r".*/dispatch-configs/[0-9a-f-]{36}\?.*outcome=FAILURE"))
         page.wait_for_selector("#attempts .empty")
         page.screens.shot("log-filtered")
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        page.goto(f"{served.base_url}/dispatch-configs/{config_id}")
+        page.screens.shot("config-on-a-phone")
+        page.set_viewport_size({"width": 1280, "height": 800})
 
         # Leave the channel as the demo had it: nothing delivered to a receiver that is gone.
         page.goto(f"{served.base_url}/dispatch-configs/{config_id}")
