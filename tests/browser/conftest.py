@@ -88,6 +88,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "RETEN_SECRET_KEY": "browser-test-secret-key-0123456789abcdef",
         "RETEN_LOG_LEVEL": "WARNING",
         "RETEN_ACCESS_LOG": "false",
+        # The dispatch flow delivers to a receiver on loopback (the default only in development).
+        "RETEN_DISPATCH_ALLOW_PRIVATE_NETWORKS": "true",
+        # Every test logs the demo admin in (panel and API) within the same minute; the login
+        # limit itself is tested server-side (tests/admin, tests/auth).
+        "RETEN_LOGIN_RATE_LIMIT": "1000",
     }
     seeded = subprocess.run(
         _reten("demo", "--json"), env=env, capture_output=True, text=True, timeout=120, check=True

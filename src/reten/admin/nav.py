@@ -24,7 +24,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "/", Permission.VIEW_ACTIVITIES),
     NavItem("Activities", "/activities", Permission.VIEW_ACTIVITIES),
     NavItem("Results", "/results", Permission.VIEW_ACTIVITIES),
-    NavItem("Dispatch configuration", None, Permission.VIEW_ACTIVITIES),
+    NavItem("Dispatch configuration", "/dispatch-configs", Permission.VIEW_ACTIVITIES),
     NavItem("Result types", "/result-types", Permission.VIEW_ACTIVITIES),
     NavItem("Commerces", None, Permission.MANAGE_COMMERCES),
     NavItem("Operators", None, Permission.MANAGE_OPERATORS),

@@ -14,7 +14,7 @@ by creation and rotation.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,11 +45,11 @@ from reten.dispatch.schemas import (
 )
 from reten.kit.actor import Actor
 from reten.kit.db import TenantRepository
-from reten.kit.errors import BadRequest, NotFound, ValidationFailed
+from reten.kit.errors import BadRequest, NotFound, ServiceUnavailable, ValidationFailed
 from reten.kit.listing import paginate
 from reten.kit.pagination import PageParams
 from reten.kit.schemas import SpelledInput
-from reten.kit.secretbox import SecretBox
+from reten.kit.secretbox import SecretBox, SecretBoxError
 from reten.kit.signal import mark
 from reten.kit.time import ensure_utc, utcnow
 from reten.kit.unique import unique_as_conflict
@@ -85,6 +85,9 @@ class AttemptFilters:
     activity_id: uuid.UUID | None = None
     outcome: DeliveryOutcome | None = None
     trigger: DeliveryTrigger | None = None
+    # Attempts made at or after `created_from` and before `created_to` (the panel's date range).
+    created_from: datetime | None = None
+    created_to: datetime | None = None
 
 
 # --- what the delivery engine reads ---------------------------------------------------------------
@@ -274,13 +277,28 @@ async def update_config(
     data: DispatchConfigUpdate,
     *,
     actor: Actor,
+    merge_credentials: bool = False,
+    remove_credentials: Collection[str] = (),
 ) -> ConfigView:
+    """14.8. With `merge_credentials` the given credentials replace only the keys they name and
+    `remove_credentials` drops keys: a form whose password inputs are never pre-filled can
+    change one credential (a blank input keeps the stored value) without retyping the others."""
     config = await _live(session, tenant_id, config_id, lock=True)
     before = audit.describe(config)
     provider = await _provider_of(session, config)
     definition = await _definition(session, provider.id, config.channel)
     schema = definition.credential_schema if definition is not None else []
     given = data.model_fields_set
+    if merge_credentials and "credentials" in given:
+        try:
+            stored, _ = open_config_secrets(secretbox, config, utcnow())
+        except SecretBoxError:
+            raise ServiceUnavailable(
+                "The stored credentials cannot be opened with this server's encryption keys; "
+                "enter every credential again"
+            ) from None
+        merged = {k: v for k, v in stored.items() if k not in remove_credentials}
+        data = data.model_copy(update={"credentials": {**merged, **(data.credentials or {})}})
 
     problems: list[dict[str, str]] = []
     implementation = REGISTRY.get(provider.code)
@@ -435,6 +453,10 @@ async def config_attempts(
         stmt = stmt.where(DispatchAttempt.outcome == filters.outcome.value)
     if filters.trigger is not None:
         stmt = stmt.where(DispatchAttempt.trigger == filters.trigger.value)
+    if filters.created_from is not None:
+        stmt = stmt.where(DispatchAttempt.created_at >= filters.created_from)
+    if filters.created_to is not None:
+        stmt = stmt.where(DispatchAttempt.created_at < filters.created_to)
     return await paginate(session, stmt, NEWEST_FIRST, params)
 
 
