@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from reten.admin.security import PanelHeadersMiddleware, is_panel_path
 from reten.admin.templating import STATIC_DIR
 from reten.admin.views import activities, api_keys, auth, dashboard, result_types, results, users
+from reten.admin.views.records import router as records  # operators, routes, commerces, …
 from reten.admin.web import PanelRoute, error_page
 
 # Page-family routers in mounting order. A new page family adds its module here.
@@ -23,6 +24,7 @@ VIEWS = (
     results.router,
     users.router,
     result_types.router,
+    records,
 )
 
 router = APIRouter(include_in_schema=False, route_class=PanelRoute)
