@@ -26,7 +26,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Results", "/results", Permission.VIEW_ACTIVITIES),
     NavItem("Dispatch configuration", None, Permission.VIEW_ACTIVITIES),
     NavItem("Result types", "/result-types", Permission.VIEW_ACTIVITIES),
-    NavItem("Commerces", None, Permission.MANAGE_COMMERCES),
+    NavItem("Commerces", "/commerces", Permission.MANAGE_COMMERCES),
     NavItem("Operators", "/operators", Permission.MANAGE_OPERATORS),
     NavItem("Routes", "/routes", Permission.MANAGE_ROUTES),
     NavItem("Users", "/settings/users", Permission.VIEW_USERS, section="settings"),
