@@ -31,5 +31,5 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Routes", "/routes", Permission.MANAGE_ROUTES),
     NavItem("Users", "/settings/users", Permission.VIEW_USERS, section="settings"),
     NavItem("API keys", "/settings/api-keys", Permission.MANAGE_API_KEYS, section="settings"),
-    NavItem("Tenants", None, Permission.CREATE_TENANT, section="settings"),
+    NavItem("Tenants", "/settings/tenants", Permission.CREATE_TENANT, section="settings"),
 )
