@@ -32,4 +32,5 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Users", "/settings/users", Permission.VIEW_USERS, section="settings"),
     NavItem("API keys", "/settings/api-keys", Permission.MANAGE_API_KEYS, section="settings"),
     NavItem("Tenants", "/settings/tenants", Permission.CREATE_TENANT, section="settings"),
+    NavItem("Audit log", "/settings/audit", Permission.VIEW_AUDIT_LOG, section="settings"),
 )

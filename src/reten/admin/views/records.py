@@ -5,9 +5,9 @@ They are mounted together so that `router.py` names them once.
 
 from __future__ import annotations
 
-from reten.admin.views import commerces, operators, routes, tenants
+from reten.admin.views import audit, commerces, operators, routes, tenants
 from reten.admin.web import panel_router
 
 router = panel_router()
-for view in (operators.router, routes.router, commerces.router, tenants.router):
+for view in (operators.router, routes.router, commerces.router, tenants.router, audit.router):
     router.include_router(view)
