@@ -117,6 +117,8 @@ class TestOperators:
             operator_id = _id_of(await _create_operator(b, name="Edit Me"))
             await b.get(f"/operators/{operator_id}")
             bad_edit = await b.post(f"/operators/{operator_id}", {"name": "Edit Me", "phone": "x"})
+            no_name = await b.post(f"/operators/{operator_id}", {"name": "", "phone": ""})
+            kept = await b.get(f"/operators/{operator_id}")
         assert duplicate.status_code == 409
         assert _error(duplicate.text, "email") == "email already exists"
         assert 'value="Otra"' in duplicate.text  # what was typed is kept
@@ -127,6 +129,9 @@ class TestOperators:
         assert _error(key_taken.text, "external_id") == "type + external_id already exists"
         assert bad_edit.status_code == 400 and _error(bad_edit.text, "phone")
         assert 'value="x"' in bad_edit.text
+        # An emptied name is refused at its field, not silently kept.
+        assert no_name.status_code == 400 and _error(no_name.text, "name")
+        assert 'value="Edit Me"' in kept.text
 
     async def test_the_list_fragment_for_htmx(self, app: object, factory: Factory) -> None:
         world = await factory.world()
@@ -178,11 +183,13 @@ class TestRoutes:
             route_id = _id_of(await _create_route(b, external_id="R-2"))
             await b.get(f"/routes/{route_id}")
             edit_taken = await b.post(f"/routes/{route_id}", {"name": "x", "external_id": "R-1"})
+            no_name = await b.post(f"/routes/{route_id}", {"name": " ", "external_id": "R-2"})
         assert taken.status_code == 409
         assert _error(taken.text, "external_id") == "external_id already exists"
         assert bad.status_code == 400 and _error(bad.text, "name")
         assert edit_taken.status_code == 409
         assert _error(edit_taken.text, "external_id") == "external_id already exists"
+        assert no_name.status_code == 400 and _error(no_name.text, "name")
 
     async def test_assign_operators_as_lead_or_member_and_commerces(
         self, app: object, factory: Factory

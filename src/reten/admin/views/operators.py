@@ -134,7 +134,7 @@ async def update_operator(
     operator_id = parse_uuid("id", id)
     form = await read_form(request)
     try:
-        body = body_of(form, EDIT_INPUTS, empty_is_null=("email", "phone"))
+        body = body_of(form, EDIT_INPUTS, empty_is_null=("email", "phone"), required=("name",))
         await service.update_operator(
             session, ctx.tenant_id, operator_id, validate_body(OperatorUpdate, body)
         )

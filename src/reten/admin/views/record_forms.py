@@ -12,15 +12,21 @@ from reten.kit.errors import AppError, Conflict
 
 
 def body_of(
-    form: FormData, names: Iterable[str], *, empty_is_null: Iterable[str] = ()
+    form: FormData,
+    names: Iterable[str],
+    *,
+    empty_is_null: Iterable[str] = (),
+    required: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The form as the API's JSON body.
 
     An empty input is "not given" (left out, so the schema's default applies), except for the
     inputs in `empty_is_null`: on an edit form, emptying an optional box clears the value, as an
-    explicit `null` does in a PATCH.
+    explicit `null` does in a PATCH. An emptied input in `required` is sent as typed, so that the
+    schema refuses it at its field instead of the edit silently keeping the old value.
     """
     clearable = set(empty_is_null)
+    kept = set(required)
     body: dict[str, Any] = {}
     for name in names:
         raw = form.get(name)
@@ -29,6 +35,8 @@ def body_of(
             body[name] = value
         elif name in clearable:
             body[name] = None
+        elif name in kept:
+            body[name] = value
     return body
 
 

@@ -173,7 +173,9 @@ async def update_route(
     route_id = parse_uuid("id", id)
     form = await read_form(request)
     try:
-        body = body_of(form, INPUTS, empty_is_null=("external_id", "description"))
+        body = body_of(
+            form, INPUTS, empty_is_null=("external_id", "description"), required=("name",)
+        )
         await service.update_route(
             session, ctx.tenant_id, route_id, validate_body(RouteUpdate, body)
         )
