@@ -8,7 +8,9 @@ import uuid
 
 import httpx
 
+from reten.admin.views import routes as routes_view
 from reten.auth.permissions import Role
+from reten.operators import service as operators
 from tests.admin.support import PanelClient, browser
 from tests.factories import Factory, unique
 
@@ -240,6 +242,31 @@ class TestRoutes:
         assert removed.status_code == 303 and f"commerce-{commerce_id}" not in after.text
         assert "Remove Luisa Lead from Ruta Norte?" in ask_op.text
         assert removed_op.status_code == 303 and f"link-{other}" not in final.text
+
+    async def test_a_tenant_with_many_operators_finds_one_by_search(
+        self, app: object, factory: Factory
+    ) -> None:
+        world = await factory.world()
+        async with factory.db.sessionmaker() as session:
+            for i in range(routes_view.OPERATOR_CHOICES + 1):
+                await operators.create_operator(
+                    session, world.tenant_id, external_id=f"BULK-{i:03d}", name=f"Aaron {i:03d}"
+                )
+            await operators.create_operator(
+                session, world.tenant_id, external_id="LAST", name="Zoe Última"
+            )
+            await session.commit()
+        async with browser(app) as b:
+            await b.login(world.admin_email)
+            page = await b.get(f"/routes/{world.route_id}")
+            found = await b.get(f"/routes/{world.route_id}?operator_search=zoe")
+            nobody = await b.get(f"/routes/{world.route_id}?operator_search=nobody-here")
+        # The first 100 by name are offered, with a search for the others.
+        assert page.text.count("<option value=") == routes_view.OPERATOR_CHOICES + 1  # + choose…
+        assert "Zoe Última" not in page.text and 'id="find-operator"' in page.text
+        assert "first 100 matches" in page.text
+        assert found.text.count("<option value=") == 2 and "Zoe Última" in found.text
+        assert "No active operator off this route matches" in nobody.text
 
 
 class TestAccess:

@@ -37,8 +37,8 @@ router = panel_router()
 PATH = "/routes"
 INPUTS = ("name", "external_id", "description")
 ROLES = [r.value for r in RouteOperatorRole]
-# The operators offered by the assign form: the active ones, by name. A tenant with more finds
-# the others by typing in the box (the browser filters a select's options as one types).
+# The operators offered by the assign form: the active ones, by name. When a tenant has more,
+# the page offers a search (`operator_search` in the URL) that narrows the choices.
 OPERATOR_CHOICES = 100
 MANAGE = panel(Permission.MANAGE_ROUTES)
 
@@ -126,10 +126,13 @@ async def _detail(
         sort="name",
         page=state.page,
     )
-    choices, _, _ = await operators.list_operators(
+    operator_search = check_text(
+        "operator_search", parse_search(request.query_params.get("operator_search") or None)
+    )
+    choices, choices_total, _ = await operators.list_operators(
         session,
         ctx.tenant_id,
-        operators.OperatorFilters(is_active=True),
+        operators.OperatorFilters(is_active=True, search=operator_search),
         "name",
         PageParams(page=1, per_page=OPERATOR_CHOICES),
     )
@@ -146,6 +149,8 @@ async def _detail(
             "route": route,
             "commerces": ListPage(rows, total, estimate, state),
             "choices": [o for o in choices if o.id not in linked],
+            "choices_more": choices_total > len(choices),  # before leaving out the linked
+            "operator_search": operator_search or "",
             "roles": ROLES,
             "form": shown,
             "assign": assign or {"role": RouteOperatorRole.MEMBER.value},
