@@ -80,6 +80,7 @@ class TestOperators:
         assert "Nothing matches these filters." in missing.text
         assert 'href="/operators"' in missing.text  # clear the filters
         assert f'value="{email}"' in detail.text and "Not on any route yet" in detail.text
+        assert f'href="/activities?operator_id={operator_id}"' in detail.text
         assert saved.status_code == 303
         assert 'value="Marta Díaz Soto"' in edited.text and email not in edited.text  # cleared
         assert "Deactivate Marta Díaz Soto?" in ask.text and operator_id in still.text
@@ -167,6 +168,7 @@ class TestRoutes:
             "Ruta Sur" in _row(listed.text, f"route-{route_id}") and "Ruta Norte" not in listed.text
         )
         assert "No operator on this route yet." in detail.text
+        assert f'href="/activities?route_id={route_id}"' in detail.text
         assert "No commerce on this route yet." in detail.text
         assert saved.status_code == 303
         assert 'value="Ruta Sur 2"' in edited.text and "Zona sur" not in edited.text
