@@ -11,8 +11,17 @@ from fastapi.staticfiles import StaticFiles
 
 from reten.admin.security import PanelHeadersMiddleware, is_panel_path
 from reten.admin.templating import STATIC_DIR
-from reten.admin.views import activities, api_keys, auth, dashboard, result_types, results, users
-from reten.admin.views.dispatch_configs import router as dispatch_configs_router
+from reten.admin.views import (
+    activities,
+    api_keys,
+    auth,
+    dashboard,
+    dispatch_configs,
+    records,  # operators, routes, commerces, tenants, audit log
+    result_types,
+    results,
+    users,
+)
 from reten.admin.web import PanelRoute, error_page
 
 # Page-family routers in mounting order. A new page family adds its module here.
@@ -24,7 +33,8 @@ VIEWS = (
     results.router,
     users.router,
     result_types.router,
-    dispatch_configs_router,
+    dispatch_configs.router,
+    records.router,
 )
 
 router = APIRouter(include_in_schema=False, route_class=PanelRoute)

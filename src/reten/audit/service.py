@@ -33,7 +33,7 @@ from reten.dispatch.models import DispatchConfig
 from reten.kit.actor import Actor, ActorType
 from reten.kit.casing import to_camel
 from reten.kit.db import TenantRepository
-from reten.kit.listing import paginate
+from reten.kit.listing import paginate, parse_sort
 from reten.kit.pagination import PageParams
 from reten.kit.time import iso, utcnow
 from reten.tenants.models import Tenant
@@ -238,10 +238,19 @@ def criteria_of(rows: Sequence[TargetResolutionCriteria]) -> list[dict[str, Any]
 # --- reading -------------------------------------------------------------------------------------
 
 
+SORTS = {"occurred_at": AuditEvent.occurred_at}
+
+
 async def list_events(
-    session: AsyncSession, tenant_id: uuid.UUID, filters: AuditFilters, params: PageParams
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    filters: AuditFilters,
+    params: PageParams,
+    *,
+    sort: str | None = None,
 ) -> tuple[list[AuditEvent], int, bool]:
-    """One page of the tenant's events, newest first, ties by id."""
+    """One page of the tenant's events, newest first (`sort="occurred_at"`: oldest first), ties
+    by id."""
     repo = TenantRepository(session, tenant_id)
     stmt = repo.select(AuditEvent)
     f = filters
@@ -259,7 +268,7 @@ async def list_events(
         stmt = stmt.where(AuditEvent.occurred_at >= f.occurred_from)
     if f.occurred_to is not None:
         stmt = stmt.where(AuditEvent.occurred_at <= f.occurred_to)
-    order = (AuditEvent.occurred_at.desc(), AuditEvent.id.asc())
+    order = parse_sort(sort, SORTS, "-occurred_at", AuditEvent.id)
     return await paginate(session, stmt, order, params)
 
 

@@ -16,9 +16,10 @@ from sqlalchemy import case, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reten.commerces import queries as commerces
 from reten.commerces.models import Commerce
 from reten.kit.db import TenantRepository
-from reten.kit.errors import Conflict, NotFound
+from reten.kit.errors import Conflict, NotFound, ValidationFailed
 from reten.kit.listing import paginate, parse_sort, search_clause
 from reten.kit.pagination import PageParams
 from reten.kit.sync import SyncBatch, SyncResultRead
@@ -309,6 +310,19 @@ async def link_commerce(
     except IntegrityError:  # a concurrent request created it first: answer with that one
         await session.rollback()
     return (await session.execute(stmt)).scalar_one()
+
+
+async def link_commerce_by_external_id(
+    session: AsyncSession, tenant_id: uuid.UUID, route: Route, external_id: str
+) -> RouteCommerce:
+    """`link_commerce` for a commerce named by its external id: the id people know and type (the
+    admin panel's assign form). An unknown id is a 400 on `commerce_external_id`."""
+    commerce = await commerces.get_by_external_id(session, tenant_id, external_id.strip())
+    if commerce is None:
+        raise ValidationFailed.one("commerce_external_id", "no commerce has this external id")
+    return await link_commerce(
+        session, tenant_id, route, RouteCommerceCreate(commerce_id=commerce.id)
+    )
 
 
 async def unlink_commerce(

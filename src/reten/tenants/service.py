@@ -16,6 +16,8 @@ from reten.auth.principal import Principal
 from reten.kit.actor import Actor
 from reten.kit.db import TenantRepository
 from reten.kit.errors import Conflict, NotFound
+from reten.kit.listing import paginate, parse_sort, search_clause
+from reten.kit.pagination import PageParams
 from reten.results.models import ActivityResult
 from reten.tenants.models import Tenant
 from reten.tenants.schemas import TenantSetup, TenantUpdate
@@ -82,6 +84,28 @@ async def list_visible(session: AsyncSession, caller: Principal) -> list[Tenant]
         stmt = select(Tenant).order_by(Tenant.name, Tenant.id)
         return list((await session.execute(stmt)).scalars())
     return await list_mine(session, caller.user_id)
+
+
+SORTS = {"name": Tenant.name, "slug": Tenant.slug, "created_at": Tenant.created_at}
+
+
+async def list_page(
+    session: AsyncSession,
+    caller: Principal,
+    *,
+    search: str | None,
+    sort: str | None,
+    page: PageParams,
+) -> tuple[list[Tenant], int, bool]:
+    """One page of `list_visible` (the admin panel's Tenants page), searchable by name or slug."""
+    order_by = parse_sort(sort, SORTS, "name", Tenant.id)
+    stmt = select(Tenant)
+    if not caller.is_super_admin:
+        mine = select(Membership.tenant_id).where(Membership.user_id == caller.user_id)
+        stmt = stmt.where(Tenant.id.in_(mine))
+    if search is not None:
+        stmt = stmt.where(search_clause(search, [Tenant.name, Tenant.slug]))
+    return await paginate(session, stmt, order_by, page)
 
 
 async def _get(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
