@@ -95,3 +95,33 @@ class TestApiKeys:
                 break
             time.sleep(0.5)
         assert status == 401
+
+
+class TestCsrf:
+    def test_a_form_posted_without_its_token_is_refused_and_changes_nothing(
+        self, page: Any, served: Served
+    ) -> None:
+        _login(page, served)
+        page.wait_for_url(f"{served.base_url}/")
+        # What another site's page would send: a plain form to the panel, the session cookie
+        # attached by the browser, but no CSRF token (neither field nor header).
+        page.evaluate(
+            """() => {
+                const form = document.createElement('form');
+                form.method = 'post';
+                form.action = '/settings/api-keys';
+                for (const [k, v] of [['name', 'Forged key'], ['permissions', 'VIEW_ACTIVITIES']]) {
+                    const input = document.createElement('input');
+                    input.type = 'hidden'; input.name = k; input.value = v;
+                    form.appendChild(input);
+                }
+                document.body.appendChild(form);
+                form.submit();
+            }"""
+        )
+        page.wait_for_url(f"{served.base_url}/settings/api-keys")
+        assert page.locator("h1").inner_text() == "Not allowed"
+        assert "did not come from this site" in page.locator("main").inner_text()
+        page.screens.shot("csrf-refused")
+        page.goto(f"{served.base_url}/settings/api-keys")
+        assert page.locator("tr", has_text="Forged key").count() == 0
