@@ -22,8 +22,8 @@ from reten.kit.params import (
     AS_UUID,
     as_one_of,
     parse_enum,
+    parse_optional_uuid,
     parse_timestamp,
-    parse_uuid,
 )
 from reten.kit.responses import json_response
 from reten.runtime import DbSession
@@ -69,9 +69,9 @@ async def list_audit_events(
     filters = service.AuditFilters(
         action=AuditAction(action_value) if action_value else None,
         actor_type=ActorType(actor_type_value) if actor_type_value else None,
-        actor_id=parse_uuid("actor_id", actor_id) if actor_id is not None else None,
+        actor_id=parse_optional_uuid("actor_id", actor_id),
         target_type=AuditTargetType(target_type_value) if target_type_value else None,
-        target_id=parse_uuid("target_id", target_id) if target_id is not None else None,
+        target_id=parse_optional_uuid("target_id", target_id),
         occurred_from=parse_timestamp("occurred_from", occurred_from),
         occurred_to=parse_timestamp("occurred_to", occurred_to),
     )

@@ -27,7 +27,15 @@ from reten.dispatch.schemas import (
     config_body,
 )
 from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
-from reten.kit.params import AS_BOOLEAN, AS_UUID, as_one_of, parse_bool, parse_enum, parse_uuid
+from reten.kit.params import (
+    AS_BOOLEAN,
+    AS_UUID,
+    as_one_of,
+    parse_bool,
+    parse_enum,
+    parse_optional_uuid,
+    parse_uuid,
+)
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.runtime import DbSession, get_runtime
@@ -236,7 +244,7 @@ async def list_dispatch_config_attempts(
     outcome_value = parse_enum("outcome", outcome, [o.value for o in DeliveryOutcome])
     trigger_value = parse_enum("trigger", trigger, [t.value for t in DeliveryTrigger])
     filters = configs.AttemptFilters(
-        activity_id=parse_uuid("activity_id", activity_id) if activity_id is not None else None,
+        activity_id=parse_optional_uuid("activity_id", activity_id),
         outcome=DeliveryOutcome(outcome_value) if outcome_value else None,
         trigger=DeliveryTrigger(trigger_value) if trigger_value else None,
     )

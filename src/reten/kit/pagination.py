@@ -18,9 +18,12 @@ from reten.kit.schemas import ReadModel
 ItemT = TypeVar("ItemT")
 
 MAX_PER_PAGE = 100
+# Deeper than any list is long (10 million pages of 100), and small enough that the row offset
+# it asks for stays a 64-bit integer on every database.
+MAX_PAGE = 10_000_000
 
 # The OpenAPI types of `page` and `per_page` (and its alias `limit`); see `kit.params`.
-AS_PAGE = WithJsonSchema({"type": "integer", "minimum": 1, "default": 1})
+AS_PAGE = WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1})
 AS_PER_PAGE = WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE})
 
 # Above this many matching rows a list may answer with a capped estimate (quality.md).
@@ -57,6 +60,8 @@ def parse_page_params(
             page_n = parsed
             if page_n < 1:
                 details.append({"field": "page", "message": "must be an integer >= 1"})
+            elif page_n > MAX_PAGE:
+                details.append({"field": "page", "message": f"must be at most {MAX_PAGE}"})
     except ValidationFailed as exc:
         details.extend(exc.details or [])
     size = default_per_page

@@ -35,9 +35,9 @@ def as_one_of(values: Iterable[str]) -> WithJsonSchema:
 
 
 def as_comma_list(values: Iterable[str]) -> WithJsonSchema:
-    """One or more of `values`, comma-separated (`PENDING,COMPLETED`); empty means absent."""
+    """One or more of `values`, comma-separated (`PENDING,COMPLETED`)."""
     choice = "(" + "|".join(re.escape(v) for v in values) + ")"
-    return WithJsonSchema({"type": "string", "pattern": f"^({choice}(,{choice})*)?$"})
+    return WithJsonSchema({"type": "string", "pattern": f"^{choice}(,{choice})*$"})
 
 
 # The canonical spelling only: `uuid.UUID` would also take braces, a `urn:` prefix or 32 bare
@@ -62,8 +62,17 @@ def parse_uuid(name: str, raw: str) -> uuid.UUID:
     return uuid.UUID(raw)
 
 
+def parse_optional_uuid(name: str, raw: str | None) -> uuid.UUID | None:
+    return None if raw is None else parse_uuid(name, raw)
+
+
+# An absent parameter is None; an empty one (`?updated_since=`) is refused like any other value
+# that is not of the parameter's type, as the OpenAPI says. (Only `page` and `per_page` take an
+# empty value as their default, see `kit.pagination`.)
+
+
 def parse_timestamp(name: str, raw: str | None) -> datetime | None:
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         return parse_iso(raw)
@@ -75,7 +84,7 @@ def parse_timestamp(name: str, raw: str | None) -> datetime | None:
 
 def parse_enum_list(name: str, raw: str | None, allowed: Iterable[str]) -> list[str] | None:
     """Comma-separated enum values, each spelled exactly."""
-    if raw is None or raw == "":
+    if raw is None:
         return None
     allowed = list(allowed)
     values = [v.strip() for v in raw.split(",") if v.strip()]

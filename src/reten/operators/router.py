@@ -13,7 +13,15 @@ from reten.auth.principal import Principal
 from reten.kit.jsonbody import body_of, immutable
 from reten.kit.listing import parse_search
 from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
-from reten.kit.params import AS_BOOLEAN, AS_UUID, as_one_of, parse_bool, parse_enum, parse_uuid
+from reten.kit.params import (
+    AS_BOOLEAN,
+    AS_UUID,
+    as_one_of,
+    parse_bool,
+    parse_enum,
+    parse_optional_uuid,
+    parse_uuid,
+)
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.kit.sync import SyncBatch, SyncResultRead, sync_body
@@ -77,7 +85,7 @@ async def list_operators(
         is_active=parse_bool("is_active", is_active),
         is_placeholder=parse_bool("is_placeholder", is_placeholder),
         external_id=check_text("external_id", external_id),
-        route_id=parse_uuid("route_id", route_id) if route_id is not None else None,
+        route_id=parse_optional_uuid("route_id", route_id),
     )
     rows, total, estimate = await service.list_operators(
         session, principal.require_tenant(), filters, sort, params

@@ -26,6 +26,7 @@ from reten.kit.params import (
     parse_bool,
     parse_enum,
     parse_enum_list,
+    parse_optional_uuid,
     parse_timestamp,
     parse_uuid,
 )
@@ -123,9 +124,9 @@ async def list_results(
 ) -> Response:
     params = parse_page_params(page, per_page, limit, default_per_page=25)
     filters = ResultFilters(
-        activity_id=parse_uuid("activity_id", activity_id) if activity_id else None,
-        commerce_id=parse_uuid("commerce_id", commerce_id) if commerce_id else None,
-        operator_id=parse_uuid("operator_id", operator_id) if operator_id else None,
+        activity_id=parse_optional_uuid("activity_id", activity_id),
+        commerce_id=parse_optional_uuid("commerce_id", commerce_id),
+        operator_id=parse_optional_uuid("operator_id", operator_id),
         commerce_external_id=commerce_external_id,
         provider_activity_id=provider_activity_id,
         operator_external_id=operator_external_id,

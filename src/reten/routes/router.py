@@ -13,7 +13,7 @@ from reten.auth.principal import Principal
 from reten.kit.jsonbody import body_of
 from reten.kit.listing import parse_search
 from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
-from reten.kit.params import AS_BOOLEAN, AS_UUID, parse_bool, parse_uuid
+from reten.kit.params import AS_BOOLEAN, AS_UUID, parse_bool, parse_optional_uuid, parse_uuid
 from reten.kit.responses import json_response
 from reten.kit.schemas import openapi_body
 from reten.kit.sync import SyncBatch, SyncResultRead, sync_body
@@ -92,8 +92,8 @@ async def list_routes(
         search=check_text("search", parse_search(search)),
         external_id=check_text("external_id", external_id),
         is_active=parse_bool("is_active", is_active),
-        operator_id=parse_uuid("operator_id", operator_id) if operator_id is not None else None,
-        commerce_id=parse_uuid("commerce_id", commerce_id) if commerce_id is not None else None,
+        operator_id=parse_optional_uuid("operator_id", operator_id),
+        commerce_id=parse_optional_uuid("commerce_id", commerce_id),
     )
     rows, total, estimate = await service.list_routes(
         session, principal.require_tenant(), filters, sort, params

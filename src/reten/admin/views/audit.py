@@ -16,7 +16,7 @@ from reten.audit.models import AuditAction, AuditTargetType
 from reten.auth.permissions import Permission
 from reten.kit.actor import ActorType
 from reten.kit.errors import ValidationFailed
-from reten.kit.params import parse_enum, parse_timestamp, parse_uuid
+from reten.kit.params import parse_enum, parse_optional_uuid, parse_timestamp
 from reten.runtime import DbSession
 
 router = panel_router()
@@ -57,9 +57,9 @@ async def list_events(
     filters = service.AuditFilters(
         action=AuditAction(action) if action else None,
         actor_type=ActorType(actor_type) if actor_type else None,
-        actor_id=parse_uuid("actor_id", actor_id) if actor_id else None,
+        actor_id=parse_optional_uuid("actor_id", actor_id),
         target_type=AuditTargetType(target_type) if target_type else None,
-        target_id=parse_uuid("target_id", target_id) if target_id else None,
+        target_id=parse_optional_uuid("target_id", target_id),
         occurred_from=start,
         occurred_to=end,
     )

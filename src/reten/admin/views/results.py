@@ -12,7 +12,13 @@ from reten.activities.lifecycle import ResultStatus
 from reten.admin.listing import ListPage, list_state
 from reten.admin.web import Panel, local_timestamp, panel, panel_router, render
 from reten.auth.permissions import Permission
-from reten.kit.params import parse_bool, parse_enum, parse_enum_list, parse_timestamp, parse_uuid
+from reten.kit.params import (
+    parse_bool,
+    parse_enum,
+    parse_enum_list,
+    parse_optional_uuid,
+    parse_timestamp,
+)
 from reten.results import service
 from reten.results.models import ResultSource
 from reten.results.service import ResultFilters
@@ -42,7 +48,7 @@ async def list_results(
     state = list_state(request, default_sort="-created_at")
     operator = state.get("operator_id")
     filters = ResultFilters(
-        operator_id=parse_uuid("operator_id", operator) if operator else None,
+        operator_id=parse_optional_uuid("operator_id", operator),
         operator_external_id=state.get("operator_external_id"),
         source=parse_enum("source", state.get("source"), SOURCES),
         statuses=tuple(parse_enum_list("status", state.get("status"), STATUSES) or ()),
