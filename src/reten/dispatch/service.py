@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reten.activities.lifecycle import ActivityState
 from reten.activities.models import Activity, Channel
@@ -44,7 +44,7 @@ from reten.dispatch.schemas import (
     complete_settings,
 )
 from reten.kit.actor import Actor
-from reten.kit.db import TenantRepository
+from reten.kit.db import TenantRepository, TenantScope
 from reten.kit.errors import BadRequest, NotFound, ValidationFailed
 from reten.kit.listing import paginate
 from reten.kit.pagination import PageParams
@@ -142,7 +142,9 @@ def may_retry_dispatch(state: ActivityState) -> bool:
 
 
 async def force_retry_flags(
-    session: AsyncSession, tenant_id: uuid.UUID, activities: Sequence[tuple[ActivityState, str]]
+    session: AsyncSession | AsyncConnection,
+    tenant_id: uuid.UUID,
+    activities: Sequence[tuple[ActivityState, str]],
 ) -> list[bool]:
     """`canForceRetryDispatch` of each (state, channel): 11.13's precondition holds and the
     channel has an active config. The one place the rule is computed, for the management detail
@@ -151,7 +153,7 @@ async def force_retry_flags(
     if not any(may_retry_dispatch(state) for state, _ in activities):
         return [False] * len(activities)
     stmt = (
-        TenantRepository(session, tenant_id)
+        TenantScope(tenant_id)
         .where(DispatchConfig, select(DispatchConfig.channel))
         .where(DispatchConfig.is_active.is_(True), DispatchConfig.deleted_at.is_(None))
     )

@@ -32,7 +32,7 @@ from reten.kit.schemas import openapi_body
 from reten.results import service as results
 from reten.results.schemas import FREEFORM_KEYS
 from reten.results.service import RESULT_FIELD_NAMES, ResultSubmission
-from reten.runtime import DbSession
+from reten.runtime import DbSession, get_runtime
 
 router = APIRouter(prefix="/api/integration", tags=["Integration"])
 
@@ -80,8 +80,9 @@ async def list_tasks(
     scheduled_from: str | None = Query(default=None),
     scheduled_to: str | None = Query(default=None),
     updated_since: str | None = Query(default=None),
-    session: AsyncSession = DbSession,
 ) -> Response:
+    # No request session: the list reads outside any transaction (Database.reader).
+    db = get_runtime(request).db
     params = parse_page_params(page, per_page, limit, default_per_page=DEFAULT_PER_PAGE)
     statuses = parse_enum_list("status", status, [s.value for s in IntegrationStatus])
     result_status_value = parse_enum(
@@ -98,9 +99,9 @@ async def list_tasks(
         updated_since=parse_timestamp("updated_since", updated_since),
     )
     tenant_id = principal.require_tenant()
-    total, estimate = await service.count_tasks(session, tenant_id, filters)
+    total, estimate = await service.count_tasks(db, tenant_id, filters)
     items = (
-        await service.list_tasks(session, tenant_id, filters, params, principal.tenant_locale)
+        await service.list_tasks(db, tenant_id, filters, params, principal.tenant_locale)
         if params.offset < total or estimate
         else []
     )
