@@ -13,7 +13,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 
 from reten.activities.lifecycle import LifecycleStatus, ResultStatus
 from reten.activities.models import ActivityType
-from reten.activities.service import state_of
+from reten.activities.service import state_of_columns
 from reten.dispatch.service import force_retry_flags
 from reten.integration.vocabulary import (
     LABELS,
@@ -217,7 +217,12 @@ async def list_tasks(
     stmt = _page_statement(f.shape(), page.per_page, page.offset)
     async with db.reader() as conn:
         rows: list[Any] = list((await conn.execute(stmt, task_params(tenant_id, f))).all())
-        retry = await force_retry_flags(conn, tenant_id, [(state_of(r), r.channel) for r in rows])
+        # Columns 2-5 (page_sql): channel, status, final_result_id, current_result_id; 6 is the
+        # lifecycle status.
+        states = [
+            (state_of_columns(r[3], r[4] is not None, r[6], r[5] is not None), r[2]) for r in rows
+        ]
+        retry = await force_retry_flags(conn, tenant_id, states)
     labels = _LABELS.get(locale, _LABELS["es"])
     return [_task_item(row, labels, can) for row, can in zip(rows, retry, strict=True)]
 
@@ -234,37 +239,45 @@ _LABELS: dict[str, dict[str, tuple[str, str, str | None]]] = {
 
 
 def _task_item(
-    r: Any, labels: dict[str, tuple[str, str, str | None]], can_force_retry_dispatch: bool
+    row: Any, labels: dict[str, tuple[str, str, str | None]], can_force_retry_dispatch: bool
 ) -> dict[str, Any]:
-    lifecycle = r.lifecycle_status
+    # Unpacked by position, in page_sql's column order: a Row's attribute lookup by name costs
+    # more than building the whole item.
+    (
+        id_, type_, channel, _status, _final, _current, lifecycle, detail, scheduled_at,
+        created_at, updated_at, reason, score, suggested, provider_activity_id,
+        commerce_id, commerce_external_id, commerce_name,
+        operator_external_id, operator_first_name, operator_last_name,
+        route_external_id, route_name, occurred_at, result_code,
+    ) = row  # fmt: skip
     status, label, result_status = labels[lifecycle]
     return {
-        "id": str(r.id),
+        "id": str(id_),
         "activityOrigin": "ACTIVITY",
-        "type": r.type,
+        "type": type_,
         "status": status,
-        "channel": r.channel,
-        "scheduledAt": iso(r.scheduled_at),
-        "occurredAt": iso(r.occurred_at),
-        "createdAt": iso(r.created_at),
-        "updatedAt": iso(r.updated_at),
+        "channel": channel,
+        "scheduledAt": iso(scheduled_at),
+        "occurredAt": iso(occurred_at),
+        "createdAt": iso(created_at),
+        "updatedAt": iso(updated_at),
         "lifecycleStatus": lifecycle,
         "lifecycleStatusLabel": label,
-        "lifecycleStatusDetail": r.lifecycle_detail,
+        "lifecycleStatusDetail": detail,
         "canForceRetryDispatch": can_force_retry_dispatch,
-        "commerceExternalId": r.commerce_external_id,
-        "commerceName": r.commerce_name,
-        "commerceId": str(r.commerce_id),
-        "operatorExternalId": r.operator_external_id,
-        "operatorName": join_name(r.operator_first_name, r.operator_last_name),
-        "routeExternalId": r.route_external_id,
-        "routeName": r.route_name,
-        "reason": {"code": r.reason, "label": r.reason},
-        "score": r.score,
-        "suggestedExecutionTime": iso(r.suggested_execution_time),
+        "commerceExternalId": commerce_external_id,
+        "commerceName": commerce_name,
+        "commerceId": str(commerce_id),
+        "operatorExternalId": operator_external_id,
+        "operatorName": join_name(operator_first_name, operator_last_name),
+        "routeExternalId": route_external_id,
+        "routeName": route_name,
+        "reason": {"code": reason, "label": reason},
+        "score": score,
+        "suggestedExecutionTime": iso(suggested),
         "resultStatus": result_status,
-        "resultCode": r.result_code,
-        "providerActivityId": r.provider_activity_id,
+        "resultCode": result_code,
+        "providerActivityId": provider_activity_id,
     }
 
 
