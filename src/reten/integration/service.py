@@ -223,13 +223,13 @@ async def list_tasks(
             (state_of_columns(r[3], r[4] is not None, r[6], r[5] is not None), r[2]) for r in rows
         ]
         retry = await force_retry_flags(conn, tenant_id, states)
-    labels = _LABELS.get(locale, _LABELS["es"])
-    return [_task_item(row, labels, can) for row, can in zip(rows, retry, strict=True)]
+    labels = ITEM_LABELS.get(locale, ITEM_LABELS["es"])
+    return [task_item(row, labels, can) for row, can in zip(rows, retry, strict=True)]
 
 
 # What an item shows that depends only on the lifecycle status (and the locale), looked up once
 # per item instead of derived through four enums and three tables.
-_LABELS: dict[str, dict[str, tuple[str, str, str | None]]] = {
+ITEM_LABELS: dict[str, dict[str, tuple[str, str, str | None]]] = {
     locale: {
         lc.value: (status_of(lc).value, label_of(lc, locale), result_status_of(lc))
         for lc in LifecycleStatus
@@ -238,7 +238,7 @@ _LABELS: dict[str, dict[str, tuple[str, str, str | None]]] = {
 }
 
 
-def _task_item(
+def task_item(
     row: Any, labels: dict[str, tuple[str, str, str | None]], can_force_retry_dispatch: bool
 ) -> dict[str, Any]:
     # Unpacked by position, in page_sql's column order: a Row's attribute lookup by name costs
