@@ -3,8 +3,8 @@
 It serves `GET /api/integration/activities/tasks` for the bench tenant with no framework: no
 FastAPI, no SQLAlchemy, no middleware, no authentication. What it keeps is what the data model
 and the response demand: the same SQL text Reten sends (`reten.integration.service.count_sql`
-and `page_sql`, imported, so it never drifts), a totals cache as long-lived as Reten's, the same
-item builder and the same orjson encoding and ETag. The harness checks that its body is
+and `page_json_sql`, imported, so it never drifts: the items are rendered by PostgreSQL for
+both), a totals cache as long-lived as Reten's, the same envelope and ETag. The harness checks that its body is
 byte-identical to Reten's before measuring it. "P1 ÷ limit" is then what the framework costs.
 
 Served with `uvicorn bench.limit:app` (uvloop, httptools); RETEN_BENCH_DSN names the database,
@@ -23,17 +23,16 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import asyncpg  # type: ignore[import-untyped]
-import orjson
 
-from reten.activities.service import state_of_columns
-from reten.dispatch.service import may_retry_dispatch
 from reten.integration import service
 from reten.integration.vocabulary import IntegrationStatus
-from reten.kit.pagination import COUNT_CAP, PageParams, page_envelope
+from reten.kit.pagination import COUNT_CAP, PageParams, page_envelope_json
 
 PATH = "/api/integration/activities/tasks"
 COUNT_TTL_S = 2.0  # Reten's default RETEN_COUNT_CACHE_SECONDS
-_PARAM = re.compile(r":(\w+)")
+# SQLAlchemy's own rule for `:name` in text(): not after a colon or a word character (so
+# neither `::text` casts nor the `HH24:MI:SS` of a format are taken for parameters).
+_PARAM = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 
 
 def positional(sql: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -54,16 +53,15 @@ class Limit:
         self.tenant_id = uuid.UUID(os.environ["RETEN_BENCH_TENANT_ID"])
         self.pool: asyncpg.Pool | None = None
         self.totals: dict[Any, tuple[float, tuple[int, bool]]] = {}
-        self.labels = service.ITEM_LABELS["es"]
+        self.locale = "es"
 
     async def start(self) -> None:
         self.pool = await asyncpg.create_pool(
             os.environ["RETEN_BENCH_DSN"], min_size=4, max_size=40
         )
         async with self.pool.acquire() as conn:
-            self.labels = service.ITEM_LABELS.get(
-                await conn.fetchval("SELECT locale FROM tenants WHERE id = $1", self.tenant_id),
-                self.labels,
+            self.locale = await conn.fetchval(
+                "SELECT locale FROM tenants WHERE id = $1", self.tenant_id
             )
 
     async def body(self, query: bytes) -> tuple[int, bytes]:
@@ -91,33 +89,13 @@ class Limit:
                 )
                 self.totals[shape] = cached
             total, estimate = cached[1]
-            items: list[dict[str, Any]] = []
+            items = b"[]"
             if page.offset < total or estimate:
                 sql, values = positional(
-                    service.page_sql(shape, page.per_page, page.offset), params
+                    service.page_json_sql(shape, page.per_page, page.offset, self.locale), params
                 )
-                rows = await conn.fetch(sql, *values)
-                may = [
-                    may_retry_dispatch(
-                        state_of_columns(r[3], r[4] is not None, r[6], r[5] is not None)
-                    )
-                    for r in rows
-                ]
-                channels: set[str] = set()
-                if any(may):
-                    channels = {
-                        r[0]
-                        for r in await conn.fetch(
-                            "SELECT channel FROM dispatch_configs WHERE tenant_id = $1"
-                            " AND is_active AND deleted_at IS NULL",
-                            self.tenant_id,
-                        )
-                    }
-                items = [
-                    service.task_item(r, self.labels, m and r[2] in channels)
-                    for r, m in zip(rows, may, strict=True)
-                ]
-        return 200, orjson.dumps(page_envelope(items, page, total, estimate=estimate))
+                items = (await conn.fetchval(sql, *values)).encode()
+        return 200, page_envelope_json(items, page, total, estimate=estimate)
 
 
 limit = Limit()

@@ -25,9 +25,9 @@ from reten.integration.vocabulary import (
 from reten.kit.errors import ValidationFailed
 from reten.kit.idempotency import validate_key
 from reten.kit.jsonbody import parse_object, spelled, validate_body
-from reten.kit.pagination import page_envelope, parse_page_params
+from reten.kit.pagination import page_envelope_json, parse_page_params
 from reten.kit.params import parse_enum, parse_enum_list, parse_timestamp
-from reten.kit.responses import etag_json_response, json_response
+from reten.kit.responses import etag_encoded_response, etag_json_response, json_response
 from reten.kit.schemas import openapi_body
 from reten.results import service as results
 from reten.results.schemas import FREEFORM_KEYS
@@ -103,9 +103,10 @@ async def list_tasks(
     items = (
         await service.list_tasks(db, tenant_id, filters, params, principal.tenant_locale)
         if params.offset < total or estimate
-        else []
+        else b"[]"
     )
-    return etag_json_response(request, page_envelope(items, params, total, estimate=estimate))
+    body = page_envelope_json(items, params, total, estimate=estimate)
+    return etag_encoded_response(request, body)
 
 
 @router.post(

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import TextClause, Uuid, bindparam, text
 from sqlalchemy.sql.selectable import TextualSelect
 
 from reten.activities.lifecycle import LifecycleStatus, ResultStatus
 from reten.activities.models import ActivityType
 from reten.activities.service import state_of_columns
-from reten.dispatch.service import force_retry_flags
+from reten.dispatch.service import force_retry_flags, force_retry_sql
 from reten.integration.vocabulary import (
     LABELS,
     LIFECYCLE_OF_RESULT_STATUS,
@@ -123,21 +124,14 @@ def count_sql(shape: tuple[int | bool, ...]) -> str:
     )
 
 
-def page_sql(shape: tuple[int | bool, ...], per_page: int, offset: int) -> str:
-    """The page: its ids first (one range scan of the list index), then what the items show.
+def _page_from(shape: tuple[int | bool, ...], per_page: int, offset: int) -> str:
+    """The page: its ids first (one range scan of the list index), then the rows items show.
 
     LIMIT and OFFSET are literals (validated ints): sent as parameters, PostgreSQL's generic plan
     assumes an unknown LIMIT selects thousands of rows, so it kept re-planning the join on every
     execution (1-3 ms each); with literals it settles on a generic plan after five executions.
     """
     return (
-        "SELECT a.id, a.type, a.channel, a.status, a.final_result_id, a.current_result_id,"
-        " a.lifecycle_status, a.lifecycle_detail, a.scheduled_at, a.created_at, a.updated_at,"
-        " a.reason, a.score, a.suggested_execution_time, a.provider_activity_id,"
-        " c.id AS commerce_id, c.external_id AS commerce_external_id, c.name AS commerce_name,"
-        " o.external_id AS operator_external_id, o.first_name AS operator_first_name,"
-        " o.last_name AS operator_last_name, r.external_id AS route_external_id,"
-        " r.name AS route_name, ar.occurred_at AS occurred_at, ar.result_code AS result_code"
         f" FROM (SELECT id FROM activities WHERE {_where(shape)}"
         f" ORDER BY scheduled_at, id LIMIT {int(per_page)} OFFSET {int(offset)}) AS page"
         " JOIN activities a ON a.id = page.id"
@@ -147,13 +141,92 @@ def page_sql(shape: tuple[int | bool, ...], per_page: int, offset: int) -> str:
         " LEFT OUTER JOIN operators o ON o.id = td.operator_id"
         " LEFT OUTER JOIN routes r ON r.id = td.route_id"
         " LEFT OUTER JOIN activity_results ar ON ar.id = a.current_result_id"
-        " ORDER BY a.scheduled_at, a.id"
+    )
+
+
+def page_sql(shape: tuple[int | bool, ...], per_page: int, offset: int) -> str:
+    """The page's rows, for items built in Python (`task_item`, the SQLite path)."""
+    return (
+        "SELECT a.id, a.type, a.channel, a.status, a.final_result_id, a.current_result_id,"
+        " a.lifecycle_status, a.lifecycle_detail, a.scheduled_at, a.created_at, a.updated_at,"
+        " a.reason, a.score, a.suggested_execution_time, a.provider_activity_id,"
+        " c.id AS commerce_id, c.external_id AS commerce_external_id, c.name AS commerce_name,"
+        " o.external_id AS operator_external_id, o.first_name AS operator_first_name,"
+        " o.last_name AS operator_last_name, r.external_id AS route_external_id,"
+        " r.name AS route_name, ar.occurred_at AS occurred_at, ar.result_code AS result_code"
+        + _page_from(shape, per_page, offset)
+        + " ORDER BY a.scheduled_at, a.id"
+    )
+
+
+def _literal(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def _by_lifecycle(labels: dict[str, tuple[str, str, str | None]], index: int) -> str:
+    whens = " ".join(f"WHEN {_literal(k)} THEN {_literal(v[index])}" for k, v in labels.items())
+    return f"CASE a.lifecycle_status {whens} END"
+
+
+def _ts(column: str) -> str:
+    # `iso`'s format: milliseconds (truncated, as isoformat does) and Z.
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+
+def page_json_sql(shape: tuple[int | bool, ...], per_page: int, offset: int, locale: str) -> str:
+    """The page's items rendered as one JSON array by PostgreSQL: the same fields and values as
+    `task_item` (a test holds the two equal), so the server neither decodes 25 columns per row
+    nor builds and encodes the items; it splices the array into the envelope. The labels of the
+    tenant's locale are literals of our own vocabulary, the page bounds validated ints."""
+    labels = ITEM_LABELS.get(locale, ITEM_LABELS["es"])
+    fields = (
+        ("id", "a.id::text"),
+        ("activityOrigin", "'ACTIVITY'"),
+        ("type", "a.type"),
+        ("status", _by_lifecycle(labels, 0)),
+        ("channel", "a.channel"),
+        ("scheduledAt", _ts("a.scheduled_at")),
+        ("occurredAt", _ts("ar.occurred_at")),
+        ("createdAt", _ts("a.created_at")),
+        ("updatedAt", _ts("a.updated_at")),
+        ("lifecycleStatus", "a.lifecycle_status"),
+        ("lifecycleStatusLabel", _by_lifecycle(labels, 1)),
+        ("lifecycleStatusDetail", "a.lifecycle_detail"),
+        ("canForceRetryDispatch", force_retry_sql("a")),
+        ("commerceExternalId", "c.external_id"),
+        ("commerceName", "c.name"),
+        ("commerceId", "c.id::text"),
+        ("operatorExternalId", "o.external_id"),
+        (
+            "operatorName",
+            "nullif(concat_ws(' ', nullif(o.first_name, ''), nullif(o.last_name, '')), '')",
+        ),
+        ("routeExternalId", "r.external_id"),
+        ("routeName", "r.name"),
+        ("reason", "json_build_object('code', a.reason, 'label', a.reason)"),
+        ("score", "a.score"),
+        ("suggestedExecutionTime", _ts("a.suggested_execution_time")),
+        ("resultStatus", _by_lifecycle(labels, 2)),
+        ("resultCode", "ar.result_code"),
+        ("providerActivityId", "a.provider_activity_id"),
+    )
+    item = "json_build_object(" + ", ".join(f"'{k}', {v}" for k, v in fields) + ")"
+    return (
+        f"SELECT '[' || coalesce(string_agg({item}::text, ',' ORDER BY a.scheduled_at, a.id), '')"
+        " || ']'" + _page_from(shape, per_page, offset)
     )
 
 
 @functools.lru_cache(maxsize=64)
 def _count_statement(shape: tuple[int | bool, ...]) -> TextClause:
     return _typed(count_sql(shape))
+
+
+@functools.lru_cache(maxsize=1024)
+def _page_json_statement(
+    shape: tuple[int | bool, ...], per_page: int, offset: int, locale: str
+) -> TextClause:
+    return _typed(page_json_sql(shape, per_page, offset, locale))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -213,7 +286,21 @@ async def count_tasks(db: Database, tenant_id: uuid.UUID, f: TaskFilters) -> tup
 
 async def list_tasks(
     db: Database, tenant_id: uuid.UUID, f: TaskFilters, page: PageParams, locale: str
+) -> bytes:
+    """The page's items as an encoded JSON array: rendered by PostgreSQL (`page_json_sql`), or
+    built here on SQLite."""
+    if db.dialect != "postgresql":
+        return orjson.dumps(await list_task_items(db, tenant_id, f, page, locale))
+    stmt = _page_json_statement(f.shape(), page.per_page, page.offset, locale)
+    async with db.reader() as conn:
+        rendered = (await conn.execute(stmt, task_params(tenant_id, f))).scalar_one()
+    return str(rendered).encode()
+
+
+async def list_task_items(
+    db: Database, tenant_id: uuid.UUID, f: TaskFilters, page: PageParams, locale: str
 ) -> list[dict[str, Any]]:
+    """The page's items built in Python from `page_sql`'s rows."""
     stmt = _page_statement(f.shape(), page.per_page, page.offset)
     async with db.reader() as conn:
         rows: list[Any] = list((await conn.execute(stmt, task_params(tenant_id, f))).all())
