@@ -8,6 +8,7 @@ own vocabulary in and out.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, literal_column, null, select
+from sqlalchemy import String, Uuid, and_, bindparam, literal_column, null, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,10 +35,10 @@ from reten.activity_config import service as activity_config
 from reten.activity_config.models import TaskResultType
 from reten.commerces.models import Commerce
 from reten.kit.actor import Actor
-from reten.kit.db import TenantRepository, TenantScope
+from reten.kit.db import TenantRepository
 from reten.kit.errors import AppError, Conflict, NotFound, ValidationFailed, error_body
 from reten.kit.idempotency import IdempotencyClaim, fingerprint
-from reten.kit.listing import paginate, parse_sort
+from reten.kit.listing import AnySelect, paginate, parse_sort
 from reten.kit.pagination import PageParams
 from reten.kit.time import utcnow
 from reten.operators.models import Operator
@@ -293,50 +294,73 @@ async def _lookup(session: AsyncSession, tenant_id: uuid.UUID, data: ResultSubmi
         raise ValidationFailed.one(
             data.field("activity_id"), "activity_id or provider_activity_id is required"
         )
-    scope = TenantScope(tenant_id)
+    by_id = data.activity_id is not None
+    stmt = _lookup_statement(by_id, data.operator_external_id is not None)
+    params = {
+        "tenant_id": tenant_id,
+        "activity": data.activity_id if by_id else data.provider_activity_id,
+        "commerce_external_id": data.commerce_external_id,
+        "result_code": data.result_code,
+        "operator_external_id": data.operator_external_id,
+    }
+    row = (await session.execute(stmt, params)).one()
+    return _Found(row[0], row[1], row[2], row[3], row[4])
+
+
+@functools.cache
+def _lookup_statement(by_id: bool, with_operator: bool) -> AnySelect:
+    """`_lookup`'s statement, built once per variant with the values as bound parameters (building
+    it per request cost more than running it)."""
+    tenant = bindparam("tenant_id", type_=Uuid)
     one = select(literal_column("1").label("one")).subquery("one")
     picks = (
-        Activity.id == data.activity_id
-        if data.activity_id is not None
-        else Activity.provider_activity_id == data.provider_activity_id
+        Activity.id == bindparam("activity", type_=Uuid)
+        if by_id
+        else Activity.provider_activity_id == bindparam("activity", type_=String)
     )
     assigned = (
-        scope.where(CommerceAssignment, select(CommerceAssignment.commerce_id))
-        .where(CommerceAssignment.activity_id == Activity.id)
+        select(CommerceAssignment.commerce_id)
+        .where(
+            CommerceAssignment.tenant_id == tenant, CommerceAssignment.activity_id == Activity.id
+        )
         .scalar_subquery()
     )
     commerce = (
-        scope.where(Commerce, select(Commerce.id))
-        .where(Commerce.external_id == data.commerce_external_id)
+        select(Commerce.id)
+        .where(
+            Commerce.tenant_id == tenant,
+            Commerce.external_id == bindparam("commerce_external_id", type_=String),
+        )
         .scalar_subquery()
     )
     operator = (
-        scope.where(Operator, select(Operator.id))
-        .where(Operator.external_id == data.operator_external_id)
+        select(Operator.id)
+        .where(
+            Operator.tenant_id == tenant,
+            Operator.external_id == bindparam("operator_external_id", type_=String),
+        )
         .order_by(Operator.created_at, Operator.id)
         .limit(1)
         .scalar_subquery()
-        if data.operator_external_id
+        if with_operator
         else null()
     )
-    stmt = (
+    return (
         select(Activity, assigned, commerce, TaskResultType, operator)
         .select_from(one)
         .outerjoin(
             Activity,
-            and_(scope.owns(Activity), picks, Activity.type == ActivityType.TASK.value),
+            and_(Activity.tenant_id == tenant, picks, Activity.type == ActivityType.TASK.value),
         )
         .outerjoin(
             TaskResultType,
             and_(
-                scope.owns(TaskResultType),
-                TaskResultType.code == data.result_code,
+                TaskResultType.tenant_id == tenant,
+                TaskResultType.code == bindparam("result_code", type_=String),
                 TaskResultType.is_active.is_(True),
             ),
         )
     )
-    row = (await session.execute(stmt)).one()
-    return _Found(row[0], row[1], row[2], row[3], row[4])
 
 
 async def _check_result_type(
