@@ -10,7 +10,8 @@ and notes when each `webhook-id` arrived.
   listening, the config (max_concurrency 32) is activated through the API, which wakes the worker;
   the clock runs from that request until every activity is DISPATCHED in the database. Then the
   reference: a bare `httpx` loop (32 in flight) replays the bodies the worker sent to the same
-  receiver. Budget: >= 500 deliveries/s and >= 0.5 x the bare loop.
+  receiver. Budget: >= 0.7 x the bare loop (a ratio only: the receiver and the machine set the
+  absolute figure).
 - **P7, latency.** A creator process sends `POST /api/activities/tasks` at 100 activities/s for
   `--p7-seconds` (open loop) and records when it sent each one; the receiver records when each
   arrived. Budget on creation -> receipt: p50 <= 1 s, p99 <= 3 s.
@@ -50,8 +51,9 @@ MAX_CONCURRENCY = 32
 START_TIMEOUT_S = 30.0
 
 # Budgets from quality.md, "Performance".
-P6_MIN_RATE = 500.0
-P6_MIN_RATIO = 0.5
+# A ratio only (quality.md): the bare loop itself reaches a few hundred requests/s on two shared
+# cores, so an absolute floor would measure the machine, not the dispatcher.
+P6_MIN_RATIO = 0.7
 P7_RATE = 100.0
 P7_MAX_P50_MS = 1000.0
 P7_MAX_P99_MS = 3000.0
@@ -437,10 +439,8 @@ def run_p6(r: Rig, args: argparse.Namespace, base: float) -> list[Row]:
     ref = _run_bare(r, args, n, base)
     ratio = rate / ref.rps if ref.rps else 0.0
     row.detail["over_bare_httpx"] = ratio
-    ok = rate >= P6_MIN_RATE and ratio >= P6_MIN_RATIO and errors == 0 and done == n
-    row.judge(
-        ok, f">= {P6_MIN_RATE:.0f}/s and >= {P6_MIN_RATIO:.2f} x httpx ({ratio:.2f}), 0 errors"
-    )
+    ok = ratio >= P6_MIN_RATIO and errors == 0 and done == n
+    row.judge(ok, f">= {P6_MIN_RATIO:.2f} x httpx ({ratio:.2f}), 0 errors")
     return [ref, row]
 
 

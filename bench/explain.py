@@ -25,17 +25,17 @@ async def explain_p1(database: str, tenant_id: uuid.UUID) -> list[dict[str, Any]
     captured: list[tuple[str, Any]] = []
     db = Database(database_url(database), pool_size=1, max_overflow=0)
 
-    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
     def _capture(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
         if "activities" in statement:
             captured.append((statement, params))
 
+    for engine in db.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", _capture)
     try:
-        async with db.sessionmaker() as session:
-            # What `?status=PENDING&per_page=20` turns into in the router.
-            filters = service.TaskFilters(statuses=(IntegrationStatus.PENDING,))
-            await service.count_tasks(session, tenant_id, filters)
-            await service.list_tasks(session, tenant_id, filters, PageParams(1, 20), "es")
+        # What `?status=PENDING&per_page=20` turns into in the router.
+        filters = service.TaskFilters(statuses=(IntegrationStatus.PENDING,))
+        await service.count_tasks(db, tenant_id, filters)
+        await service.list_tasks(db, tenant_id, filters, PageParams(1, 20), "es")
     finally:
         await db.dispose()
 

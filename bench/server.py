@@ -52,10 +52,18 @@ def server_env(database_url: str, tenant_id: str) -> dict[str, str]:
 class Server:
     """`python -m uvicorn bench.noauth_app:create_app --factory`: one process, no reload."""
 
-    def __init__(self, database_url: str, tenant_id: str, log_path: Path, port: int | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        tenant_id: str,
+        log_path: Path,
+        port: int | None = None,
+        app: tuple[str, ...] = ("bench.noauth_app:create_app", "--factory"),
+    ):
         self.port = port or free_port()
         self.log_path = log_path
         self.env = server_env(database_url, tenant_id)
+        self.app = app
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
@@ -69,7 +77,7 @@ class Server:
 
     def start(self) -> None:
         cmd = [
-            sys.executable, "-m", "uvicorn", "bench.noauth_app:create_app", "--factory",
+            sys.executable, "-m", "uvicorn", *self.app,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--workers", "1", "--no-access-log", "--log-level", "warning",
             # What uvicorn[standard] picks anyway; explicit so a missing extra fails loudly.

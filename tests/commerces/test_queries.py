@@ -29,11 +29,14 @@ def statements(db: Database) -> Iterator[list[str]]:
         if not args[2].lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
             seen.append(args[2])
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    # Both pools on PostgreSQL: the hot lists read through their own (Database.reader).
+    for engine in db.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+        for engine in db.engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 def items(count: int, *, version: int = 1) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from reten.activities import service as activities
 from reten.activities.models import Activity, ActivityStatusEvent
@@ -20,6 +20,7 @@ from reten.kit.db import Database
 from reten.kit.idempotency import IdempotencyRecord, fingerprint
 from reten.kit.time import utcnow
 from reten.results.models import ActivityResult
+from tests.commerces.test_queries import statements
 from tests.factories import Factory, World, result_body
 
 PATH = "/api/integration/activity-results/tasks"
@@ -566,3 +567,42 @@ class TestProviderIdConflict:
             clash.status_code == 409
             and clash.json()["message"] == "provider_activity_id already exists"
         )
+
+
+class TestStatements:
+    """A submission is a fixed handful of statements and one commit, whatever the tenant holds."""
+
+    async def test_one_read_three_writes_one_commit(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
+        world, activity_id, key = await setup(factory)
+        # Warm the process (API key cache, first-use statements) on another activity.
+        warm = await post(client, key, result_body(world, await factory.task(world)))
+        assert warm.status_code == 201
+        commits: list[object] = []
+
+        def count_commit(conn: object) -> None:
+            commits.append(conn)
+
+        event.listen(db.engine.sync_engine, "commit", count_commit)
+        try:
+            with statements(db) as seen:
+                response = await post(client, key, result_body(world, activity_id))
+        finally:
+            event.remove(db.engine.sync_engine, "commit", count_commit)
+        assert response.status_code == 201, response.text
+        # The lookup (activity, its commerce, the body's commerce, the result type and the
+        # operator in one SELECT), the activity's compare-and-set UPDATE, its status event and
+        # the result.
+        kinds = [" ".join(sql.split()[:3]).upper() for sql in seen]
+        assert len(seen) == 4, kinds
+        assert kinds[0].startswith("SELECT") and kinds[1].startswith("UPDATE ACTIVITIES")
+        assert sorted(k for k in kinds[2:]) == [
+            "INSERT INTO ACTIVITY_RESULTS",
+            "INSERT INTO ACTIVITY_STATUS_EVENTS",
+        ]
+        assert len(commits) == 1
+        activity, results, _ = await stored(db, activity_id)
+        assert activity.final_result_id == results[0].id
+        # The operator named by its external id was found by the same lookup.
+        assert results[0].operator_id == world.operator_id

@@ -6,12 +6,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import orjson
 import pytest
+from sqlalchemy import update
 
 from reten.activities import service as activities
-from reten.activities.models import ActivityType, Channel
+from reten.activities.models import Activity, ActivityType, Channel
+from reten.integration import service
 from reten.kit.actor import Actor
 from reten.kit.db import Database
+from reten.kit.pagination import PageParams
 from reten.kit.time import utcnow
 from tests.factories import Factory, World, result_body
 
@@ -330,3 +334,48 @@ class TestTotalsCache:
             assert body["meta"]["total"] == 1 and len(body["data"]) == 1
         finally:
             totals.ttl = old_ttl
+
+
+class TestRenderedByTheDatabase:
+    """On PostgreSQL the items are rendered by the database (page_json_sql); they must be the
+    items `task_item` builds from the same rows, field for field (on SQLite both are Python)."""
+
+    async def test_database_items_equal_python_items(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
+        world = await factory.world()
+        key = await factory.api_key(world)
+        ready = await factory.task(world, scheduled_at=BASE)
+        done = await factory.task(world, scheduled_at=BASE + timedelta(hours=1))
+        pending = await factory.task(world, scheduled_at=BASE + timedelta(hours=2))
+        failed = await factory.task(world, scheduled_at=BASE + timedelta(hours=3))
+        await submit(client, key, world, done)
+        await submit(client, key, world, pending, status="PENDING")
+        async with db.sessionmaker() as session:
+            # FAILED by dispatch (no config is active, so no retry may be forced), with a
+            # quote and an accent in the detail to exercise the database's escaping.
+            await session.execute(
+                update(Activity)
+                .where(Activity.id == failed)
+                .values(
+                    status="FAILED",
+                    lifecycle_status="DISPATCH_FAILED",
+                    lifecycle_detail='receiver said "no" — twice',
+                )
+            )
+            await session.commit()
+        built_in: dict[str, object] = {}
+        for locale in ("es", "en"):
+            page = PageParams(1, 20)
+            rendered = orjson.loads(
+                await service.list_tasks(db, world.tenant_id, service.TaskFilters(), page, locale)
+            )
+            built = await service.list_task_items(
+                db, world.tenant_id, service.TaskFilters(), page, locale
+            )
+            assert rendered == built
+            assert [i["id"] for i in rendered] == [str(a) for a in (ready, done, pending, failed)]
+            assert {i["status"] for i in rendered} == {"PENDING", "COMPLETED", "IN_PROGRESS"}
+            built_in[locale] = built
+        # The endpoint answers in the tenant's locale (the world's is es).
+        assert (await get(client, key)).json()["data"] == built_in["es"]

@@ -46,11 +46,13 @@ def count_statements(db: Database) -> Iterator[list[str]]:
     def listener(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", listener)
+    for engine in db.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", listener)
     try:
         yield statements
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", listener)
+        for engine in db.engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", listener)
 
 
 def fields(response_json: dict[str, Any]) -> set[str]:

@@ -7,6 +7,7 @@ exactly one status event with its actor, in the caller's transaction.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,13 +71,27 @@ class ActivityInput:
 
 def state_of(activity: Activity) -> ActivityState:
     """The lifecycle's view of a stored activity."""
+    return state_of_columns(
+        activity.status,
+        activity.final_result_id is not None,
+        activity.lifecycle_status,
+        activity.current_result_id is not None,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def state_of_columns(
+    status: str, has_final_result: bool, lifecycle_status: str, has_any_result: bool
+) -> ActivityState:
+    """`state_of` from the stored columns (list rows have no entity); only a handful of distinct
+    states exist, so each is built once."""
     return ActivityState(
-        status=ActivityStatus(activity.status),
-        has_final_result=activity.final_result_id is not None,
+        status=ActivityStatus(status),
+        has_final_result=has_final_result,
         # Exact: the stored lifecycle status is IN_PROGRESS iff the latest result is PENDING
         # on an activity that is not terminal, and a terminal activity's latest is final.
-        latest_result_pending=activity.lifecycle_status == LifecycleStatus.IN_PROGRESS.value,
-        has_any_result=activity.current_result_id is not None,
+        latest_result_pending=lifecycle_status == LifecycleStatus.IN_PROGRESS.value,
+        has_any_result=has_any_result,
     )
 
 

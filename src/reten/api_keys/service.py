@@ -131,11 +131,12 @@ async def verify(
         log.info("api_key_rejected", reason="malformed")
         return None
     key_hash = sha256_hex(plaintext)
-    found, verified = cache.get(key_hash)
-    if not found:
+
+    async def load() -> VerifiedKey | None:
         async with db.sessionmaker() as session:
-            verified = await _load(session, key_hash)
-        cache.set(key_hash, verified)
+            return await _load(session, key_hash)
+
+    verified = await cache.get_or_load(key_hash, load)
     if verified is None:
         return None
     if verified.expires_at is not None and verified.expires_at <= utcnow():

@@ -21,9 +21,9 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from reten.activities.lifecycle import ActivityState
+from reten.activities.lifecycle import ActivityState, ActivityStatus
 from reten.activities.models import Activity, Channel
 from reten.audit import service as audit
 from reten.audit.models import AuditAction
@@ -44,7 +44,7 @@ from reten.dispatch.schemas import (
     complete_settings,
 )
 from reten.kit.actor import Actor
-from reten.kit.db import TenantRepository
+from reten.kit.db import TenantRepository, TenantScope
 from reten.kit.errors import BadRequest, NotFound, ServiceUnavailable, ValidationFailed
 from reten.kit.listing import paginate
 from reten.kit.pagination import PageParams
@@ -145,7 +145,9 @@ def may_retry_dispatch(state: ActivityState) -> bool:
 
 
 async def force_retry_flags(
-    session: AsyncSession, tenant_id: uuid.UUID, activities: Sequence[tuple[ActivityState, str]]
+    session: AsyncSession | AsyncConnection,
+    tenant_id: uuid.UUID,
+    activities: Sequence[tuple[ActivityState, str]],
 ) -> list[bool]:
     """`canForceRetryDispatch` of each (state, channel): 11.13's precondition holds and the
     channel has an active config. The one place the rule is computed, for the management detail
@@ -154,12 +156,24 @@ async def force_retry_flags(
     if not any(may_retry_dispatch(state) for state, _ in activities):
         return [False] * len(activities)
     stmt = (
-        TenantRepository(session, tenant_id)
+        TenantScope(tenant_id)
         .where(DispatchConfig, select(DispatchConfig.channel))
         .where(DispatchConfig.is_active.is_(True), DispatchConfig.deleted_at.is_(None))
     )
     channels = set((await session.execute(stmt)).scalars())
     return [may_retry_dispatch(state) and str(channel) in channels for state, channel in activities]
+
+
+def force_retry_sql(activity: str) -> str:
+    """The same rule as `force_retry_flags`, as a SQL condition on the `activities` row aliased
+    `activity`, for lists PostgreSQL renders itself (tests hold the two in agreement)."""
+    return (
+        f"({activity}.status = '{ActivityStatus.FAILED.value}'"
+        f" AND {activity}.final_result_id IS NULL AND {activity}.current_result_id IS NULL"
+        " AND EXISTS (SELECT 1 FROM dispatch_configs dc"
+        f" WHERE dc.tenant_id = {activity}.tenant_id AND dc.channel = {activity}.channel"
+        " AND dc.is_active AND dc.deleted_at IS NULL))"
+    )
 
 
 # --- providers (§14.2, §14.3) ---------------------------------------------------------------------

@@ -27,7 +27,7 @@ from reten.integration.vocabulary import (
 from reten.kit.errors import ValidationFailed
 from reten.kit.idempotency import validate_key
 from reten.kit.jsonbody import parse_object, spelled, validate_body
-from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope, parse_page_params
+from reten.kit.pagination import AS_PAGE, AS_PER_PAGE, page_envelope_json, parse_page_params
 from reten.kit.params import (
     AS_TIMESTAMP,
     as_comma_list,
@@ -36,12 +36,12 @@ from reten.kit.params import (
     parse_enum_list,
     parse_timestamp,
 )
-from reten.kit.responses import etag_json_response, json_response
+from reten.kit.responses import etag_encoded_response, etag_json_response, json_response
 from reten.kit.schemas import openapi_body
 from reten.results import service as results
 from reten.results.schemas import FREEFORM_KEYS
 from reten.results.service import RESULT_FIELD_NAMES, ResultSubmission
-from reten.runtime import DbSession
+from reten.runtime import DbSession, get_runtime
 
 router = APIRouter(prefix="/api/integration", tags=["Integration"])
 
@@ -93,8 +93,9 @@ async def list_tasks(
     scheduled_from: Annotated[str | None, Query(), AS_TIMESTAMP] = None,
     scheduled_to: Annotated[str | None, Query(), AS_TIMESTAMP] = None,
     updated_since: Annotated[str | None, Query(), AS_TIMESTAMP] = None,
-    session: AsyncSession = DbSession,
 ) -> Response:
+    # No request session: the list reads outside any transaction (Database.reader).
+    db = get_runtime(request).db
     params = parse_page_params(page, per_page, limit, default_per_page=DEFAULT_PER_PAGE)
     statuses = parse_enum_list("status", status, [s.value for s in IntegrationStatus])
     result_status_value = parse_enum(
@@ -111,13 +112,14 @@ async def list_tasks(
         updated_since=parse_timestamp("updated_since", updated_since),
     )
     tenant_id = principal.require_tenant()
-    total, estimate = await service.count_tasks(session, tenant_id, filters)
+    total, estimate = await service.count_tasks(db, tenant_id, filters)
     items = (
-        await service.list_tasks(session, tenant_id, filters, params, principal.tenant_locale)
+        await service.list_tasks(db, tenant_id, filters, params, principal.tenant_locale)
         if params.offset < total or estimate
-        else []
+        else b"[]"
     )
-    return etag_json_response(request, page_envelope(items, params, total, estimate=estimate))
+    body = page_envelope_json(items, params, total, estimate=estimate)
+    return etag_encoded_response(request, body)
 
 
 @router.post(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -13,6 +15,7 @@ class TTLCache(Generic[V]):
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._data: dict[str, tuple[float, V]] = {}
+        self._loading: dict[str, asyncio.Future[V]] = {}
 
     def get(self, key: str) -> tuple[bool, V | None]:
         entry = self._data.get(key)
@@ -22,6 +25,39 @@ class TTLCache(Generic[V]):
             self._data.pop(key, None)
             return False, None
         return True, entry[1]
+
+    async def get_or_load(self, key: str, load: Callable[[], Awaitable[V]]) -> V:
+        """The cached value, or `load()`'s; single flight: while one request loads a key, the
+        others asking for it await that load (at each expiry under load, every concurrent
+        request used to run the same query, and the pool opened connections for them)."""
+        while True:
+            found, value = self.get(key)
+            if found:
+                return value  # type: ignore[return-value]
+            flight = self._loading.get(key)
+            if flight is None:
+                break
+            try:
+                return await asyncio.shield(flight)
+            except asyncio.CancelledError:
+                if not flight.cancelled():
+                    raise  # this request itself was cancelled
+        flight = asyncio.get_running_loop().create_future()
+        self._loading[key] = flight
+        try:
+            value = await load()
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        except BaseException as exc:
+            flight.set_exception(exc)
+            flight.exception()  # retrieved: nobody may be waiting, and that is not an error
+            raise
+        finally:
+            self._loading.pop(key, None)
+        self.set(key, value)
+        flight.set_result(value)
+        return value
 
     def set(self, key: str, value: V) -> None:
         if self.ttl <= 0:

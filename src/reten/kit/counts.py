@@ -9,6 +9,7 @@ always counts its own writes. Writes made by other processes show in totals with
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Hashable
@@ -25,6 +26,11 @@ class CountCache:
         self.max_entries = max_entries
         self._generation: dict[uuid.UUID, int] = {}
         self._entries: dict[tuple[uuid.UUID, Hashable], tuple[int, float, tuple[int, bool]]] = {}
+        # Counts being computed, by (tenant, key, generation): single flight. When an entry
+        # expires under load, one request counts and every other one asking meanwhile awaits
+        # that count instead of starting its own (which had twenty identical counts of tens of
+        # milliseconds each run at once at every expiry).
+        self._flights: dict[tuple[uuid.UUID, Hashable, int], asyncio.Future[tuple[int, bool]]] = {}
 
     def invalidate(self, tenant_id: uuid.UUID) -> None:
         self._generation[tenant_id] = self._generation.get(tenant_id, 0) + 1
@@ -37,12 +43,45 @@ class CountCache:
     ) -> tuple[int, bool]:
         if self.ttl <= 0:
             return await compute()
-        generation = self._generation.get(tenant_id, 0)
-        entry = self._entries.get((tenant_id, key))
-        now = time.monotonic()
-        if entry is not None and entry[0] == generation and entry[1] > now:
-            return entry[2]
-        value = await compute()
+        while True:
+            generation = self._generation.get(tenant_id, 0)
+            entry = self._entries.get((tenant_id, key))
+            now = time.monotonic()
+            if entry is not None and entry[0] == generation and entry[1] > now:
+                return entry[2]
+            flight_key = (tenant_id, key, generation)
+            flight = self._flights.get(flight_key)
+            if flight is None:
+                return await self._fly(flight_key, compute, now)
+            try:
+                # Shielded: a waiter whose client went away must not cancel the others' count.
+                return await asyncio.shield(flight)
+            except asyncio.CancelledError:
+                if not flight.cancelled():
+                    raise  # this request itself was cancelled
+                # The counting request was cancelled: go round, someone counts again.
+
+    async def _fly(
+        self,
+        flight_key: tuple[uuid.UUID, Hashable, int],
+        compute: Callable[[], Awaitable[tuple[int, bool]]],
+        now: float,
+    ) -> tuple[int, bool]:
+        tenant_id, key, generation = flight_key
+        flight: asyncio.Future[tuple[int, bool]] = asyncio.get_running_loop().create_future()
+        self._flights[flight_key] = flight
+        try:
+            value = await compute()
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        except BaseException as exc:
+            flight.set_exception(exc)
+            flight.exception()  # retrieved: nobody may be waiting, and that is not an error
+            raise
+        finally:
+            self._flights.pop(flight_key, None)
+        flight.set_result(value)
         # Only store what was computed under the generation seen before computing: a commit that
         # landed meanwhile has bumped it, and this value may predate that commit.
         if self._generation.get(tenant_id, 0) == generation:

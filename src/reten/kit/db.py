@@ -8,6 +8,8 @@ with, so no caller can forget the filter.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -30,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -107,11 +110,10 @@ ModelT = TypeVar("ModelT", bound=Base)
 SelectT = TypeVar("SelectT")
 
 
-class TenantRepository:
-    """Reads and writes of tenant-scoped rows, always filtered by the tenant given first."""
+class TenantScope:
+    """The tenant-scoped statements of one tenant, to run on any session or connection."""
 
-    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
-        self.session = session
+    def __init__(self, tenant_id: uuid.UUID) -> None:
         self.tenant_id = tenant_id
 
     def select(self, model: type[ModelT]) -> Select[ModelT]:
@@ -134,6 +136,14 @@ class TenantRepository:
     def delete(self, target: type[Any] | Table) -> Delete:
         """`DELETE FROM target WHERE tenant_id = <tenant>`: add the row criteria."""
         return delete(target).where(self.owns(target))
+
+
+class TenantRepository(TenantScope):
+    """Reads and writes of tenant-scoped rows, always filtered by the tenant given first."""
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        super().__init__(tenant_id)
+        self.session = session
 
     async def get(self, model: type[ModelT], id_: uuid.UUID) -> ModelT | None:
         stmt = self.select(model).where(model.id == id_)  # type: ignore[attr-defined]
@@ -185,14 +195,47 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             _configure_sqlite(self.engine)
+            self.read_engine = self.engine
+        else:
+            # The hot single-statement reads (the integration task list) run on a pool of their
+            # own: autocommit, so no BEGIN/ROLLBACK round trips around one SELECT (a statement
+            # sees everything committed before it started, which is all a list promises), and
+            # no pre-ping (three more round trips per checkout). A connection that died with
+            # the server fails that one read with 503, and SQLAlchemy's disconnect handling
+            # then recycles the whole pool. Sized to hold the load without closing and
+            # reopening overflow connections under it.
+            self.read_engine = create_async_engine(
+                url,
+                echo=echo,
+                pool_size=pool_size + max_overflow,
+                max_overflow=0,
+                pool_pre_ping=False,
+                isolation_level="AUTOCOMMIT",
+                connect_args=kwargs["connect_args"],
+            )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine of the process, each once (on SQLite the reads share the one engine)."""
+        if self.read_engine is self.engine:
+            return (self.engine,)
+        return (self.engine, self.read_engine)
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads outside any transaction (see `read_engine`); never write
+        through it."""
+        async with self.read_engine.connect() as conn:
+            yield conn
+
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        for engine in self.engines:
+            await engine.dispose()
 
 
 def _unique_statement_name() -> str:

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import orjson
 from pydantic import Field, WithJsonSchema
 
 from reten.kit.errors import ValidationFailed
@@ -100,6 +101,19 @@ class Page(ReadModel, Generic[ItemT]):
 def page_envelope(
     data: list[Any], params: PageParams, total: int, *, estimate: bool = False
 ) -> dict[str, Any]:
+    return {"data": data, "meta": page_meta(params, total, estimate=estimate)}
+
+
+def page_envelope_json(
+    data: bytes, params: PageParams, total: int, *, estimate: bool = False
+) -> bytes:
+    """`page_envelope` encoded, around items already encoded as one JSON array (the same bytes
+    as orjson gives for the envelope of those items)."""
+    meta = orjson.dumps(page_meta(params, total, estimate=estimate))
+    return b'{"data":' + data + b',"meta":' + meta + b"}"
+
+
+def page_meta(params: PageParams, total: int, *, estimate: bool = False) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "page": params.page,
         "limit": params.per_page,
@@ -108,4 +122,4 @@ def page_envelope(
     }
     if estimate:
         meta["totalIsEstimate"] = True
-    return {"data": data, "meta": meta}
+    return meta

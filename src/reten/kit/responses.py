@@ -29,7 +29,11 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 def etag_json_response(request: Request, body: Any) -> Response:
     """200 with an ETag over the encoded body, or 304 without a body when the client has it."""
-    content = orjson.dumps(body)
+    return etag_encoded_response(request, orjson.dumps(body))
+
+
+def etag_encoded_response(request: Request, content: bytes) -> Response:
+    """`etag_json_response` for a body already encoded as JSON."""
     etag = '"' + hashlib.blake2b(content, digest_size=16).hexdigest() + '"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if_none_match = request.headers.get("if-none-match")

@@ -8,6 +8,7 @@ own vocabulary in and out.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import String, Uuid, and_, bindparam, literal_column, null, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,19 +30,18 @@ from reten.activities.lifecycle import (
     Trigger,
     decide,
 )
-from reten.activities.models import Activity, ActivityType
+from reten.activities.models import Activity, ActivityType, CommerceAssignment
 from reten.activity_config import service as activity_config
 from reten.activity_config.models import TaskResultType
-from reten.commerces import queries as commerce_queries
 from reten.commerces.models import Commerce
 from reten.kit.actor import Actor
 from reten.kit.db import TenantRepository
 from reten.kit.errors import AppError, Conflict, NotFound, ValidationFailed, error_body
 from reten.kit.idempotency import IdempotencyClaim, fingerprint
-from reten.kit.listing import paginate, parse_sort
+from reten.kit.listing import AnySelect, paginate, parse_sort
 from reten.kit.pagination import PageParams
 from reten.kit.time import utcnow
-from reten.operators import service as operators
+from reten.operators.models import Operator
 from reten.results.models import ActivityResult, ResultSource
 from reten.results.views import result_rows
 
@@ -185,19 +185,17 @@ async def _register(
             data.field("occurred_at"), "must not be more than 5 minutes in the future"
         )
     for attempt in range(activities.TRANSITION_ROUNDS):
-        activity = await _link(session, tenant_id, data)
-        commerce = await commerce_queries.get_by_external_id(
-            session, tenant_id, data.commerce_external_id
-        )
-        if commerce is None:
+        found = await _lookup(session, tenant_id, data)
+        activity = found.activity
+        if activity is None and data.activity_id is not None:
+            raise NotFound("Activity not found")
+        if found.commerce_id is None:
             raise NotFound("Commerce not found")
-        if activity is not None:
-            assigned = await activities.commerce_of(session, tenant_id, activity.id)
-            if assigned != commerce.id:
-                raise ValidationFailed.one(
-                    data.field("commerce_external_id"), "does not match the activity's commerce"
-                )
-        result_type = await _check_result_type(session, tenant_id, data)
+        if activity is not None and found.assigned_commerce_id != found.commerce_id:
+            raise ValidationFailed.one(
+                data.field("commerce_external_id"), "does not match the activity's commerce"
+            )
+        result_type = await _check_result_type(session, tenant_id, data, found.result_type)
 
         transition: Transition | None = None
         if activity is not None:
@@ -218,17 +216,12 @@ async def _register(
                     },
                 ) from None
 
-        operator = (
-            await operators.find_by_external_id(session, tenant_id, data.operator_external_id)
-            if data.operator_external_id
-            else None
-        )
         result_id = uuid.uuid4()
         result = ActivityResult(
             id=result_id,
             tenant_id=tenant_id,
             activity_id=activity.id if activity else None,
-            commerce_id=commerce.id,
+            commerce_id=found.commerce_id,
             source=(ResultSource.RETEN_ACTIVITY if activity else ResultSource.STANDALONE).value,
             status=data.status.value,
             external_status=data.external_status,
@@ -242,7 +235,7 @@ async def _register(
             comment=data.comment,
             contact_type=data.contact_type,
             operator_external_id=data.operator_external_id,
-            operator_id=operator.id if operator else None,
+            operator_id=found.operator_id,
             future_scheduled_at=data.future_scheduled_at,
             payload=data.payload,
             created_by_type=actor.type.value,
@@ -283,30 +276,99 @@ async def _register(
     raise Conflict("The activity is being updated concurrently; retry the request")
 
 
-async def _link(
-    session: AsyncSession, tenant_id: uuid.UUID, data: ResultSubmission
-) -> Activity | None:
-    if data.activity_id is not None:
-        activity = await activities.get_task(session, tenant_id, data.activity_id)
-        if activity is None:
-            raise NotFound("Activity not found")
-        return activity
-    if data.provider_activity_id is None:
+@dataclass(frozen=True)
+class _Found:
+    activity: Activity | None
+    assigned_commerce_id: uuid.UUID | None
+    commerce_id: uuid.UUID | None
+    result_type: TaskResultType | None
+    operator_id: uuid.UUID | None
+
+
+async def _lookup(session: AsyncSession, tenant_id: uuid.UUID, data: ResultSubmission) -> _Found:
+    """Everything a submission is checked against, in one statement (one round trip instead of
+    five): the activity (by id or by the external system's id), the commerce it is assigned
+    to, the commerce named by the body, the active result type and the operator's id (the first
+    by creation when several share the external id). Every lookup is scoped to the tenant."""
+    if data.activity_id is None and data.provider_activity_id is None:
         raise ValidationFailed.one(
             data.field("activity_id"), "activity_id or provider_activity_id is required"
         )
-    repo = TenantRepository(session, tenant_id)
-    stmt = repo.select(Activity).where(
-        Activity.provider_activity_id == data.provider_activity_id,
-        Activity.type == ActivityType.TASK.value,
+    by_id = data.activity_id is not None
+    stmt = _lookup_statement(by_id, data.operator_external_id is not None)
+    params = {
+        "tenant_id": tenant_id,
+        "activity": data.activity_id if by_id else data.provider_activity_id,
+        "commerce_external_id": data.commerce_external_id,
+        "result_code": data.result_code,
+        "operator_external_id": data.operator_external_id,
+    }
+    row = (await session.execute(stmt, params)).one()
+    return _Found(row[0], row[1], row[2], row[3], row[4])
+
+
+@functools.cache
+def _lookup_statement(by_id: bool, with_operator: bool) -> AnySelect:
+    """`_lookup`'s statement, built once per variant with the values as bound parameters (building
+    it per request cost more than running it)."""
+    tenant = bindparam("tenant_id", type_=Uuid)
+    one = select(literal_column("1").label("one")).subquery("one")
+    picks = (
+        Activity.id == bindparam("activity", type_=Uuid)
+        if by_id
+        else Activity.provider_activity_id == bindparam("activity", type_=String)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    assigned = (
+        select(CommerceAssignment.commerce_id)
+        .where(
+            CommerceAssignment.tenant_id == tenant, CommerceAssignment.activity_id == Activity.id
+        )
+        .scalar_subquery()
+    )
+    commerce = (
+        select(Commerce.id)
+        .where(
+            Commerce.tenant_id == tenant,
+            Commerce.external_id == bindparam("commerce_external_id", type_=String),
+        )
+        .scalar_subquery()
+    )
+    operator = (
+        select(Operator.id)
+        .where(
+            Operator.tenant_id == tenant,
+            Operator.external_id == bindparam("operator_external_id", type_=String),
+        )
+        .order_by(Operator.created_at, Operator.id)
+        .limit(1)
+        .scalar_subquery()
+        if with_operator
+        else null()
+    )
+    return (
+        select(Activity, assigned, commerce, TaskResultType, operator)
+        .select_from(one)
+        .outerjoin(
+            Activity,
+            and_(Activity.tenant_id == tenant, picks, Activity.type == ActivityType.TASK.value),
+        )
+        .outerjoin(
+            TaskResultType,
+            and_(
+                TaskResultType.tenant_id == tenant,
+                TaskResultType.code == bindparam("result_code", type_=String),
+                TaskResultType.is_active.is_(True),
+            ),
+        )
+    )
 
 
 async def _check_result_type(
-    session: AsyncSession, tenant_id: uuid.UUID, data: ResultSubmission
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    data: ResultSubmission,
+    result_type: TaskResultType | None,
 ) -> TaskResultType:
-    result_type = await activity_config.active_type(session, tenant_id, data.result_code)
     if result_type is None:
         codes = [
             t.code for t in await activity_config.list_types(session, tenant_id, is_active=True)
