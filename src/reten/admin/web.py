@@ -34,6 +34,7 @@ from reten.auth.principal import Principal
 from reten.config import Settings
 from reten.kit.errors import AppError, PermissionDenied, is_storage_unavailable
 from reten.kit.jsonbody import validate_body
+from reten.kit.params import parse_timestamp
 from reten.runtime import get_runtime
 from reten.tenants import service as tenants
 from reten.tenants.models import Tenant
@@ -191,6 +192,15 @@ def local_timestamp(form: FormData, name: str, tz: ZoneInfo) -> FormData:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return FormData([(k, parsed.isoformat() if k == name else v) for k, v in form.multi_items()])
+
+
+def local_filter(value: str | None, name: str, tz: ZoneInfo) -> datetime | None:
+    """A list's `datetime-local` filter from the URL (no zone) read in the tenant's zone, as a
+    form's input is; a value that is not a time is the API's 400 naming the filter."""
+    if value is None:
+        return None
+    raw = local_timestamp(FormData([(name, value)]), name, tz).get(name)
+    return parse_timestamp(name, raw if isinstance(raw, str) else None)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from reten.admin.listing import ListPage, list_state
 from reten.admin.web import (
     FormErrors,
     Panel,
+    local_filter,
     local_timestamp,
     panel,
     panel_router,
@@ -37,7 +38,7 @@ from reten.dispatch import service as dispatch_configs
 from reten.dispatch.actions import DispatchService
 from reten.kit.errors import AppError, ValidationFailed
 from reten.kit.listing import parse_search
-from reten.kit.params import parse_enum, parse_enum_list, parse_timestamp, parse_uuid
+from reten.kit.params import parse_enum, parse_enum_list, parse_uuid
 from reten.resolution import service as resolution
 from reten.resolution.endpoint_schemas import ActivityAttributeRead, TargetUserRead
 from reten.runtime import DbSession
@@ -68,19 +69,10 @@ CREATE_INPUTS = (
 OPTIONAL = ("assigned_route_id", "assigned_operator_id", "score", "assignment_reason")
 
 
-def _local(state_value: str | None, name: str, ctx: Panel) -> Any:
-    """A `datetime-local` filter read in the tenant's zone, like a form's input."""
-    if state_value is None:
-        return None
-    form = local_timestamp(FormData([(name, state_value)]), name, ctx.tz)
-    raw = form.get(name)
-    return parse_timestamp(name, raw if isinstance(raw, str) else None)
-
-
 async def _list_page(request: Request, ctx: Panel, session: AsyncSession) -> ListPage:
     state = list_state(request, default_sort="-created_at")
-    start = _local(state.get("scheduled_from"), "scheduled_from", ctx)
-    end = _local(state.get("scheduled_to"), "scheduled_to", ctx)
+    start = local_filter(state.get("scheduled_from"), "scheduled_from", ctx.tz)
+    end = local_filter(state.get("scheduled_to"), "scheduled_to", ctx.tz)
     if start and end and start > end:
         raise ValidationFailed.one("scheduled_from", "must not be after scheduled_to")
     ids = {

@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import FormData
 
 from reten.admin.listing import ListPage, list_state
-from reten.admin.web import Panel, local_timestamp, panel, panel_router, render
+from reten.admin.web import Panel, local_filter, panel, panel_router, render
 from reten.audit import service
 from reten.audit.models import AuditAction, AuditTargetType
 from reten.auth.permissions import Permission
 from reten.kit.actor import ActorType
 from reten.kit.errors import ValidationFailed
-from reten.kit.params import parse_enum, parse_optional_uuid, parse_timestamp
+from reten.kit.params import parse_enum, parse_optional_uuid
 from reten.runtime import DbSession
 
 router = panel_router()
@@ -33,21 +30,13 @@ TARGET_PAGES = {
 }
 
 
-def local_filter(value: str | None, name: str, ctx: Panel) -> datetime | None:
-    """A `datetime-local` filter (no zone) read in the tenant's zone, as a form's input is."""
-    if value is None:
-        return None
-    raw = local_timestamp(FormData([(name, value)]), name, ctx.tz).get(name)
-    return parse_timestamp(name, raw if isinstance(raw, str) else None)
-
-
 @router.get(PATH)
 async def list_events(
     request: Request, ctx: Panel = Depends(VIEW), session: AsyncSession = DbSession
 ) -> Response:
     state = list_state(request, default_sort="-occurred_at")
-    start = local_filter(state.get("occurred_from"), "occurred_from", ctx)
-    end = local_filter(state.get("occurred_to"), "occurred_to", ctx)
+    start = local_filter(state.get("occurred_from"), "occurred_from", ctx.tz)
+    end = local_filter(state.get("occurred_to"), "occurred_to", ctx.tz)
     if start and end and start > end:
         raise ValidationFailed.one("occurred_to", "must not be before occurred_from")
     action = parse_enum("action", state.get("action"), ACTIONS)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, Request, Response
@@ -24,7 +24,7 @@ from reten.admin.listing import ListPage, list_state
 from reten.admin.web import (
     FormErrors,
     Panel,
-    local_timestamp,
+    local_filter,
     panel,
     panel_router,
     read_form,
@@ -50,7 +50,7 @@ from reten.dispatch.schemas import (
 )
 from reten.kit.errors import AppError, ValidationFailed
 from reten.kit.jsonbody import validate_body
-from reten.kit.params import parse_enum, parse_timestamp, parse_uuid
+from reten.kit.params import parse_enum, parse_uuid
 from reten.kit.time import utcnow
 from reten.runtime import DbSession, get_runtime
 
@@ -156,14 +156,6 @@ def _errors(exc: AppError, inputs: list[CredentialInput]) -> FormErrors:
         elif plain.startswith("credentials."):
             aliases[field] = CREDENTIAL_PREFIX + plain.removeprefix("credentials.")
     return FormErrors.of(exc, (*names, "provider", "channel"), aliases)
-
-
-def _local_filter(raw: str | None, name: str, ctx: Panel) -> datetime | None:
-    """A `datetime-local` filter read in the tenant's zone, like a form's input."""
-    if raw is None:
-        return None
-    value = local_timestamp(FormData([(name, raw)]), name, ctx.tz).get(name)
-    return parse_timestamp(name, value if isinstance(value, str) else None)
 
 
 def _dispatch(request: Request) -> DispatchService:
@@ -342,8 +334,8 @@ async def _attempts(
     # The log's links and its refresh go to the config's page, also when this page answers a
     # POST (a test delivery, a rotation) made at another path.
     state = replace(state, path=f"{PATH}/{config_id}")
-    start = _local_filter(state.get("from"), "from", ctx)
-    end = _local_filter(state.get("to"), "to", ctx)
+    start = local_filter(state.get("from"), "from", ctx.tz)
+    end = local_filter(state.get("to"), "to", ctx.tz)
     if start and end and start > end:
         raise ValidationFailed.one("from", "must not be after to")
     outcome = parse_enum("outcome", state.get("outcome"), [o.value for o in DeliveryOutcome])

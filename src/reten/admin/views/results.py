@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import FormData
 
 from reten.activities.lifecycle import ResultStatus
 from reten.admin.listing import ListPage, list_state
-from reten.admin.web import Panel, local_timestamp, panel, panel_router, render
+from reten.admin.web import Panel, local_filter, panel, panel_router, render
 from reten.auth.permissions import Permission
 from reten.kit.params import (
     parse_bool,
     parse_enum,
     parse_enum_list,
     parse_optional_uuid,
-    parse_timestamp,
 )
 from reten.results import service
 from reten.results.models import ResultSource
@@ -33,14 +29,6 @@ STATUSES = [s.value for s in ResultStatus]
 SOURCES = [s.value for s in ResultSource]
 
 
-def _local(raw: str | None, name: str, ctx: Panel) -> datetime | None:
-    """A `datetime-local` filter read in the tenant's zone."""
-    if raw is None:
-        return None
-    value = local_timestamp(FormData([(name, raw)]), name, ctx.tz).get(name)
-    return parse_timestamp(name, value if isinstance(value, str) else None)
-
-
 @router.get(PATH)
 async def list_results(
     request: Request, ctx: Panel = Depends(VIEW), session: AsyncSession = DbSession
@@ -53,8 +41,8 @@ async def list_results(
         source=parse_enum("source", state.get("source"), SOURCES),
         statuses=tuple(parse_enum_list("status", state.get("status"), STATUSES) or ()),
         result=state.get("result"),
-        occurred_from=_local(state.get("occurred_from"), "occurred_from", ctx),
-        occurred_to=_local(state.get("occurred_to"), "occurred_to", ctx),
+        occurred_from=local_filter(state.get("occurred_from"), "occurred_from", ctx.tz),
+        occurred_to=local_filter(state.get("occurred_to"), "occurred_to", ctx.tz),
         include_superseded=parse_bool("include_superseded", state.get("include_superseded"))
         or False,
     )
