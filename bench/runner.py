@@ -19,6 +19,7 @@ from bench.cpu import CpuMeter
 from bench.dispatch import rig, run_p6, run_p7
 from bench.explain import explain_p1
 from bench.noauth_app import NOAUTH_PATH
+from bench.panel import run_p10
 from bench.report import Measurement, Row, table, write_json
 from bench.seed import (
     SeedConfig,
@@ -58,9 +59,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "process over loopback and prints one table of ratios to the GET /api/health baseline.",
     )
     p.add_argument(
-        "workload", choices=("all", "p1", "p2", "p5", "create", "batch", "p9", "p6", "p7"),
+        "workload", choices=("all", "p1", "p2", "p5", "create", "batch", "p9", "p6", "p7", "p10"),
         help="p1: task list; p2: result submission; p5: API-key auth overhead; p6: dispatch "
-        "throughput; p7: dispatch latency; all: every one. The baseline always runs first.",
+        "throughput; p7: dispatch latency; p10: the panel's Activities pages; all: every one. "
+        "The baseline always runs first.",
     )  # fmt: skip
     p.add_argument(
         "--duration", type=float, default=10.0, help="measured seconds per workload (default 10)"
@@ -283,7 +285,7 @@ def run_p9(server: Server, seeded: Seeded, args: argparse.Namespace, base: float
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     chosen = (
-        ("p1", "p5", "p2", "create", "p9", "p6", "p7")
+        ("p1", "p5", "p10", "p2", "create", "p9", "p6", "p7")
         if args.workload == "all"
         else (args.workload,)
     )
@@ -320,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
                         plans = asyncio.run(explain_p1(args.database, seeded.tenant_id))
                 elif workload == "p5":
                     rows.extend(run_p5(server, seeded, args, base))
+                elif workload == "p10":
+                    rows.extend(run_p10(server, seeded, args, base))
                 elif workload in ("create", "batch"):
                     rows.extend(run_create(server, seeded, args, base))
                 elif workload == "p9":
