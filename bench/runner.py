@@ -20,6 +20,7 @@ from bench.cpu import CpuMeter
 from bench.dispatch import rig, run_p6, run_p7
 from bench.explain import explain_p1
 from bench.noauth_app import NOAUTH_PATH
+from bench.panel import run_p10
 from bench.report import Measurement, Row, table, write_json
 from bench.seed import (
     SeedConfig,
@@ -63,11 +64,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "workload",
-        choices=("all", "p1", "p2", "p4", "p5", "limit", "create", "batch", "p9", "p6", "p7"),
+        choices=(
+            "all", "p1", "p2", "p4", "p5", "limit", "create", "batch", "p9", "p6", "p7", "p10",
+        ),
         help="p1: task list; p2: result submission; p4: page 500 vs page 1; p5: API-key auth "
         "overhead; limit: P1 on the bare ASGI + asyncpg server (bench/limit.py), with P1 beside "
-        "it; p6: dispatch throughput; p7: dispatch latency; all: every one. The baseline always "
-        "runs first.",
+        "it; p6: dispatch throughput; p7: dispatch latency; p10: the panel's Activities pages; "
+        "all: every one. The baseline always runs first.",
     )  # fmt: skip
     p.add_argument(
         "--duration", type=float, default=10.0, help="measured seconds per workload (default 10)"
@@ -358,7 +361,7 @@ def run_p9(server: Server, seeded: Seeded, args: argparse.Namespace, base: float
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     chosen = (
-        ("p1", "limit", "p4", "p5", "p2", "create", "p9", "p6", "p7")
+        ("p1", "limit", "p4", "p5", "p10", "p2", "create", "p9", "p6", "p7")
         if args.workload == "all"
         else (args.workload,)
     )
@@ -400,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
                     rows.extend(run_p4(server, seeded, args, base))
                 elif workload == "p5":
                     rows.extend(run_p5(server, seeded, args, base))
+                elif workload == "p10":
+                    rows.extend(run_p10(server, seeded, args, base))
                 elif workload in ("create", "batch"):
                     rows.extend(run_create(server, seeded, args, base))
                 elif workload == "p9":

@@ -62,6 +62,7 @@ class Seeded:
     commerce_id: uuid.UUID
     route_id: uuid.UUID
     operator_id: uuid.UUID
+    admin_password: str = ""  # of ADMIN_EMAIL, for the panel workload's login
 
 
 async def recreate_database(name: str) -> None:
@@ -116,9 +117,10 @@ async def _copy(
 async def seed(cfg: SeedConfig, pool_file: Path) -> Seeded:
     await recreate_database(cfg.database)
     _cli("db", "upgrade", database=cfg.database)
+    admin_password = secrets.token_urlsafe(16)
     _cli(
         "tenants", "create", TENANT_SLUG, "--name", "Bench Retail", "--admin-email", ADMIN_EMAIL,
-        "--admin-password", secrets.token_urlsafe(16), database=cfg.database,
+        "--admin-password", admin_password, database=cfg.database,
     )  # fmt: skip
     api_key = _cli(
         "api-keys", "create", "--tenant", TENANT_SLUG, "--name", "bench-load",
@@ -151,6 +153,7 @@ async def seed(cfg: SeedConfig, pool_file: Path) -> Seeded:
         commerce_id=link["commerce_id"],
         route_id=link["route_id"],
         operator_id=link["operator_id"],
+        admin_password=admin_password,
     )
 
 
