@@ -559,7 +559,8 @@ async def list_activities(
         "-created_at",
         Activity.id,
     )
-    return await paginate(session, stmt, order, page, scalars=False)
+    key = ("activities", f)
+    return await paginate(session, stmt, order, page, scalars=False, total_key=(tenant_id, key))
 
 
 async def lifecycle_counts(

@@ -6,13 +6,15 @@ says `totalIsEstimate: true`, so a count never has to walk a huge tenant.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from reten.kit.counts import totals
 from reten.kit.errors import ValidationFailed
 from reten.kit.pagination import COUNT_CAP, PageParams
 
@@ -57,17 +59,27 @@ async def paginate(
     params: PageParams,
     *,
     scalars: bool = True,
+    total_key: tuple[uuid.UUID, Hashable] | None = None,
 ) -> tuple[list[Any], int, bool]:
     """(items of the page, total, total_is_estimate) for a filtered statement.
 
     With `scalars` (the default) the items are the first column's values (ORM entities for a
-    `select(Model)`); otherwise whole rows.
+    `select(Model)`); otherwise whole rows. With `total_key` (tenant, filters) the total comes
+    from the per-process totals cache (`kit.counts`): a big list's count costs far more than
+    its page (up to COUNT_CAP joined rows against one index walk of a page), so it is counted
+    at most once per `RETEN_COUNT_CACHE_SECONDS` and filters, and at once after this process's
+    own writes. The page itself is always read fresh.
     """
-    capped = stmt.order_by(None).limit(COUNT_CAP + 1).subquery()
-    total = int((await session.execute(select(func.count()).select_from(capped))).scalar_one())
-    estimate = total > COUNT_CAP
-    if estimate:
-        total = COUNT_CAP
+
+    async def count() -> tuple[int, bool]:
+        capped = stmt.order_by(None).limit(COUNT_CAP + 1).subquery()
+        found = int((await session.execute(select(func.count()).select_from(capped))).scalar_one())
+        return min(found, COUNT_CAP), found > COUNT_CAP
+
+    if total_key is None:
+        total, estimate = await count()
+    else:
+        total, estimate = await totals.get(total_key[0], total_key[1], count)
     if params.offset >= total and not estimate:
         return [], total, False
     page = stmt.order_by(*order_by).limit(params.per_page).offset(params.offset)
