@@ -39,6 +39,12 @@ def when(value: datetime | str | None, empty: str = "—") -> Markup:
     )
 
 
+def badge(text: object, kind: str = "neutral") -> Markup:
+    """A status label. A function rather than a macro: lists call it on every row, and a Jinja
+    macro call costs several times a Python call."""
+    return Markup(f'<span class="badge badge-{escape(kind)}">{escape(text)}</span>')
+
+
 def static_url(path: str) -> str:
     # The version in the query string makes a browser fetch assets again after an upgrade.
     return f"/static/{path}?v={__version__}"
@@ -55,6 +61,7 @@ def environment() -> Environment:
     )
     env.filters["when"] = when
     env.globals["static"] = static_url
+    env.globals["badge"] = badge
     env.globals["nav"] = NAV
     env.globals["version"] = __version__
     # The shared macros, usable in every template and every block as `ui.<macro>(...)`.
