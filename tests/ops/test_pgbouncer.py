@@ -112,13 +112,13 @@ class TestBehindPgBouncer:
                         params={"status": "PENDING", "per_page": 5},
                         headers=headers,
                     )
-                    assert listed.status_code == 200, listed.text
+                    assert listed.status_code == 200, (listed.text, server.output())
                     posted = await client.post(
                         "/api/integration/activity-results/tasks",
                         headers=headers,
                         json=result_body(world, activity_id),
                     )
-                    assert posted.status_code == 201, posted.text
+                    assert posted.status_code == 201, (posted.text, server.output())
                     created.append(posted.json()["id"])
 
         await asyncio.gather(*(client_loop() for _ in range(CLIENTS)))

@@ -196,6 +196,11 @@ class Database:
         if url.startswith("sqlite"):
             _configure_sqlite(self.engine)
             self.read_engine = self.engine
+        elif statement_cache_size == 0:
+            # Behind PgBouncer in transaction mode a statement outside a transaction may be
+            # prepared on one server connection and executed on another: reads, too, run in a
+            # transaction on the one pool there.
+            self.read_engine = self.engine
         else:
             # The hot single-statement reads (the integration task list) run on a pool of their
             # own: autocommit, so no BEGIN/ROLLBACK round trips around one SELECT (a statement
