@@ -155,6 +155,12 @@ async def read_form(request: Request) -> FormData:
     return form
 
 
+async def confirmed(request: Request) -> bool:
+    """Whether a destructive form was posted from its confirmation (`confirm=yes`): without
+    JavaScript the first post shows the confirmation page, whose button posts again with it."""
+    return (await read_form(request)).get("confirm") == "yes"
+
+
 def parse_form(
     model: type[ModelT],
     form: FormData,

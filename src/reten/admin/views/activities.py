@@ -24,6 +24,7 @@ from reten.admin.listing import ListPage, list_state
 from reten.admin.web import (
     FormErrors,
     Panel,
+    confirmed,
     local_filter,
     local_timestamp,
     panel,
@@ -190,7 +191,7 @@ async def cancel_activity(
 ) -> Response:
     activity_id = parse_uuid("id", id)
     form = await read_form(request)
-    if form.get("confirm") != "yes":
+    if not await confirmed(request):
         # Without JavaScript the button lands here: ask before canceling.
         detail = await detail_or_404(session, ctx.tenant_id, activity_id)
         return render(request, "activities/cancel.html", {"a": detail})

@@ -11,6 +11,7 @@ from reten.admin.listing import ListPage, list_state
 from reten.admin.web import (
     FormErrors,
     Panel,
+    confirmed,
     is_htmx,
     local_timestamp,
     panel,
@@ -136,7 +137,7 @@ async def revoke_key(
 ) -> Response:
     key_id = parse_uuid("id", id)
     form = await read_form(request)
-    if form.get("confirm") != "yes":
+    if not await confirmed(request):
         # Without JavaScript the row's button lands here: ask before acting.
         return await confirm_revoke(request, id, ctx, session)
     await service.revoke_key(session, ctx.principal, key_id, get_runtime(request).api_key_cache)

@@ -24,6 +24,7 @@ from reten.admin.listing import ListPage, list_state
 from reten.admin.web import (
     FormErrors,
     Panel,
+    confirmed,
     local_filter,
     panel,
     panel_router,
@@ -478,7 +479,7 @@ async def activate_config(
     request: Request, id: str, ctx: Panel = Depends(MANAGE), session: AsyncSession = DbSession
 ) -> Response:
     config_id = parse_uuid("id", id)
-    if (await read_form(request)).get("confirm") != "yes":
+    if not await confirmed(request):
         return await _detail_page(request, ctx, session, config_id, confirm="activate")
     await service.activate_config(session, ctx.tenant_id, config_id, actor=ctx.principal.actor())
     return redirect(request, f"{PATH}/{config_id}")
@@ -489,7 +490,7 @@ async def deactivate_config(
     request: Request, id: str, ctx: Panel = Depends(MANAGE), session: AsyncSession = DbSession
 ) -> Response:
     config_id = parse_uuid("id", id)
-    if (await read_form(request)).get("confirm") != "yes":
+    if not await confirmed(request):
         return await _detail_page(request, ctx, session, config_id, confirm="deactivate")
     await service.deactivate_config(session, ctx.tenant_id, config_id, actor=ctx.principal.actor())
     return redirect(request, f"{PATH}/{config_id}")
@@ -511,7 +512,7 @@ async def rotate_secret(
     request: Request, id: str, ctx: Panel = Depends(MANAGE), session: AsyncSession = DbSession
 ) -> Response:
     config_id = parse_uuid("id", id)
-    if (await read_form(request)).get("confirm") != "yes":
+    if not await confirmed(request):
         return await _detail_page(request, ctx, session, config_id, confirm="rotate")
     rotated = await service.rotate_secret(
         session,

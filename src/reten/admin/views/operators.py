@@ -13,7 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.admin.listing import ListPage, list_state
 from reten.admin.views.record_forms import body_of, errors_of
-from reten.admin.web import FormErrors, Panel, panel, panel_router, read_form, redirect, render
+from reten.admin.web import (
+    FormErrors,
+    Panel,
+    confirmed,
+    panel,
+    panel_router,
+    read_form,
+    redirect,
+    render,
+)
 from reten.auth.permissions import Permission
 from reten.kit.errors import AppError
 from reten.kit.jsonbody import validate_body
@@ -159,7 +168,7 @@ async def deactivate_operator(
 ) -> Response:
     operator_id = parse_uuid("id", id)
     operator, routes = await service.detail(session, ctx.tenant_id, operator_id)
-    if (await read_form(request)).get("confirm") != "yes":
+    if not await confirmed(request):
         return _detail(request, operator, routes, confirm=True)
     await service.deactivate(session, ctx.tenant_id, operator_id)
     return redirect(request, f"{PATH}/{operator_id}")

@@ -11,7 +11,16 @@ from starlette.datastructures import FormData
 from reten.activity_config import service
 from reten.activity_config.models import ResultOutcome, TaskResultType
 from reten.activity_config.schemas import TaskResultTypeCreate, TaskResultTypeUpdate
-from reten.admin.web import FormErrors, Panel, panel, panel_router, read_form, redirect, render
+from reten.admin.web import (
+    FormErrors,
+    Panel,
+    confirmed,
+    panel,
+    panel_router,
+    read_form,
+    redirect,
+    render,
+)
 from reten.auth.permissions import Permission
 from reten.kit.errors import AppError, Conflict
 from reten.kit.jsonbody import validate_body
@@ -159,8 +168,7 @@ async def _set_active(
 ) -> Response:
     type_id = parse_uuid("id", id)
     item = await service.get_type(session, ctx.tenant_id, type_id)
-    form = await read_form(request)
-    if not active and form.get("confirm") != "yes":
+    if not active and not await confirmed(request):
         return _edit(request, item, confirm=True)
     await service.update_type(
         session,

@@ -17,7 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.admin.listing import ListPage, list_state
 from reten.admin.views.record_forms import body_of, errors_of
-from reten.admin.web import FormErrors, Panel, panel, panel_router, read_form, redirect, render
+from reten.admin.web import (
+    FormErrors,
+    Panel,
+    confirmed,
+    panel,
+    panel_router,
+    read_form,
+    redirect,
+    render,
+)
 from reten.auth.permissions import Permission
 from reten.commerces import queries as commerces
 from reten.kit.errors import AppError, NotFound
@@ -204,7 +213,7 @@ async def deactivate_route(
     request: Request, id: str, ctx: Panel = Depends(MANAGE), session: AsyncSession = DbSession
 ) -> Response:
     route_id = parse_uuid("id", id)
-    if (await read_form(request)).get("confirm") != "yes":
+    if not await confirmed(request):
         route = await service.get(session, ctx.tenant_id, route_id)
         ask = {
             "title": f"Deactivate {route.name}?",
@@ -271,7 +280,7 @@ async def remove_operator(
 ) -> Response:
     route_id = parse_uuid("id", id)
     op_id = parse_uuid("operator_id", operator_id)
-    if (await read_form(request)).get("confirm") != "yes":
+    if not await confirmed(request):
         route = await service.get(session, ctx.tenant_id, route_id)
         operator = await operators.get(session, ctx.tenant_id, op_id)
         ask = {
@@ -324,7 +333,7 @@ async def remove_commerce(
 ) -> Response:
     route_id = parse_uuid("id", id)
     c_id = parse_uuid("commerce_id", commerce_id)
-    if (await read_form(request)).get("confirm") != "yes":
+    if not await confirmed(request):
         route = await service.get(session, ctx.tenant_id, route_id)
         commerce = await commerces.get_commerce(session, ctx.tenant_id, c_id)
         ask = {

@@ -16,6 +16,7 @@ from reten.admin.listing import ListPage, list_state
 from reten.admin.web import (
     FormErrors,
     Panel,
+    confirmed,
     panel,
     panel_router,
     parse_form,
@@ -201,8 +202,7 @@ async def reset_password(
     request: Request, id: str, ctx: Panel = Depends(RESET), session: AsyncSession = DbSession
 ) -> Response:
     user = await _member(session, ctx, id)
-    form = await read_form(request)
-    if form.get("confirm") != "yes":
+    if not await confirmed(request):
         return _detail(request, ctx, user, confirm="reset-password")
     password = service.temporary_password()
     await service.reset_password(session, ctx.tenant_id, ctx.principal, user.id, password)
@@ -214,8 +214,7 @@ async def _set_active(
     request: Request, ctx: Panel, session: AsyncSession, id: str, active: bool
 ) -> Response:
     user = await _member(session, ctx, id)
-    form = await read_form(request)
-    if not active and form.get("confirm") != "yes":
+    if not active and not await confirmed(request):
         return _detail(request, ctx, user, confirm="deactivate")
     try:
         await service.update_member(
