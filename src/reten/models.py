@@ -17,6 +17,7 @@ from reten.dispatch.models import (
     DispatchConfig,
     DispatchProvider,
 )
+from reten.integration.models import task_list_items
 from reten.kit.db import Base
 from reten.kit.idempotency import IdempotencyRecord
 from reten.operators.models import Operator
@@ -60,4 +61,5 @@ __all__ = [
     "TaskResultType",
     "Tenant",
     "User",
+    "task_list_items",
 ]  # fmt: skip

@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from reten.activities.lifecycle import ActivityState, ActivityStatus
+from reten.activities.lifecycle import ActivityState
 from reten.activities.models import Activity, Channel
 from reten.audit import service as audit
 from reten.audit.models import AuditAction
@@ -164,15 +164,14 @@ async def force_retry_flags(
     return [may_retry_dispatch(state) and str(channel) in channels for state, channel in activities]
 
 
-def force_retry_sql(activity: str) -> str:
-    """The same rule as `force_retry_flags`, as a SQL condition on the `activities` row aliased
-    `activity`, for lists PostgreSQL renders itself (tests hold the two in agreement)."""
+def force_retry_sql(tenant_id: str, channel: str) -> str:
+    """The part of `force_retry_flags`' rule that depends on the tenant's configuration, as a SQL
+    condition on the columns named (an activity FAILED with no result qualifies when this
+    holds), for the list PostgreSQL renders itself (tests hold the two in agreement)."""
     return (
-        f"({activity}.status = '{ActivityStatus.FAILED.value}'"
-        f" AND {activity}.final_result_id IS NULL AND {activity}.current_result_id IS NULL"
-        " AND EXISTS (SELECT 1 FROM dispatch_configs dc"
-        f" WHERE dc.tenant_id = {activity}.tenant_id AND dc.channel = {activity}.channel"
-        " AND dc.is_active AND dc.deleted_at IS NULL))"
+        "EXISTS (SELECT 1 FROM dispatch_configs dc"
+        f" WHERE dc.tenant_id = {tenant_id} AND dc.channel = {channel}"
+        " AND dc.is_active AND dc.deleted_at IS NULL)"
     )
 
 

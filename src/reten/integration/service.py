@@ -159,61 +159,57 @@ def page_sql(shape: tuple[int | bool, ...], per_page: int, offset: int) -> str:
     )
 
 
-def _literal(value: str | None) -> str:
-    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-def _by_lifecycle(labels: dict[str, tuple[str, str, str | None]], index: int) -> str:
-    whens = " ".join(f"WHEN {_literal(k)} THEN {_literal(v[index])}" for k, v in labels.items())
-    return f"CASE a.lifecycle_status {whens} END"
-
-
-def _ts(column: str) -> str:
-    # `iso`'s format: milliseconds (truncated, as isoformat does) and Z.
-    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+def _member(key: str, value: object) -> str:
+    """One JSON member, spaced as PostgreSQL's json_build_object spaces the stored ones."""
+    return orjson.dumps(key).decode() + " : " + orjson.dumps(value).decode()
 
 
 def page_json_sql(shape: tuple[int | bool, ...], per_page: int, offset: int, locale: str) -> str:
-    """The page's items rendered as one JSON array by PostgreSQL: the same fields and values as
-    `task_item` (a test holds the two equal), so the server neither decodes 25 columns per row
-    nor builds and encodes the items; it splices the array into the envelope. The labels of the
-    tenant's locale are literals of our own vocabulary, the page bounds validated ints."""
+    """The page's items as one JSON array, from the items PostgreSQL keeps rendered
+    (`task_list_items`, see integration.models): the same fields and values as `task_item` (a
+    test holds the two equal), so the server neither decodes 25 columns per row nor builds and
+    encodes the items; it splices the array into the envelope.
+
+    The page's ids come from the list index exactly as in `page_sql`; what is not stored is
+    added here: the members that follow from the lifecycle status in the tenant's locale (one
+    literal per status, our own vocabulary), whether a retry may be forced (the tenant's
+    configuration), and the commerce, joined by primary key so that a rename rewrites no item.
+    """
     labels = ITEM_LABELS.get(locale, ITEM_LABELS["es"])
-    fields = (
-        ("id", "a.id::text"),
-        ("activityOrigin", "'ACTIVITY'"),
-        ("type", "a.type"),
-        ("status", _by_lifecycle(labels, 0)),
-        ("channel", "a.channel"),
-        ("scheduledAt", _ts("a.scheduled_at")),
-        ("occurredAt", _ts("ar.occurred_at")),
-        ("createdAt", _ts("a.created_at")),
-        ("updatedAt", _ts("a.updated_at")),
-        ("lifecycleStatus", "a.lifecycle_status"),
-        ("lifecycleStatusLabel", _by_lifecycle(labels, 1)),
-        ("lifecycleStatusDetail", "a.lifecycle_detail"),
-        ("canForceRetryDispatch", force_retry_sql("a")),
-        ("commerceExternalId", "c.external_id"),
-        ("commerceName", "c.name"),
-        ("commerceId", "c.id::text"),
-        ("operatorExternalId", "o.external_id"),
-        (
-            "operatorName",
-            "nullif(concat_ws(' ', nullif(o.first_name, ''), nullif(o.last_name, '')), '')",
-        ),
-        ("routeExternalId", "r.external_id"),
-        ("routeName", "r.name"),
-        ("reason", "json_build_object('code', a.reason, 'label', a.reason)"),
-        ("score", "a.score"),
-        ("suggestedExecutionTime", _ts("a.suggested_execution_time")),
-        ("resultStatus", _by_lifecycle(labels, 2)),
-        ("resultCode", "ar.result_code"),
-        ("providerActivityId", "a.provider_activity_id"),
+    by_lifecycle = " ".join(
+        f"WHEN {_literal(lc)} THEN "
+        + _literal(
+            ", ".join(
+                (
+                    _member("status", status),
+                    _member("lifecycleStatusLabel", label),
+                    _member("resultStatus", result_status),
+                )
+            )
+        )
+        for lc, (status, label, result_status) in labels.items()
     )
-    item = "json_build_object(" + ", ".join(f"'{k}', {v}" for k, v in fields) + ")"
+    retry = force_retry_sql("i.tenant_id", "i.channel")
+    item = (
+        f"'{{' || CASE i.lifecycle_status {by_lifecycle} END"
+        f" || ', \"canForceRetryDispatch\" : '"
+        f" || CASE WHEN i.retry_candidate AND {retry} THEN 'true' ELSE 'false' END"
+        " || ', \"commerceExternalId\" : ' || coalesce(to_json(c.external_id)::text, 'null')"
+        " || ', \"commerceName\" : ' || coalesce(to_json(c.name)::text, 'null')"
+        " || ', \"commerceId\" : \"' || c.id::text || '\", ' || i.body || '}'"
+    )
     return (
-        f"SELECT '[' || coalesce(string_agg({item}::text, ',' ORDER BY a.scheduled_at, a.id), '')"
-        " || ']'" + _page_from(shape, per_page, offset)
+        f"SELECT '[' || coalesce(string_agg({item}, ','"
+        " ORDER BY i.scheduled_at, i.activity_id), '') || ']'"
+        f" FROM (SELECT id FROM activities WHERE {_where(shape)}"
+        f" ORDER BY scheduled_at, id LIMIT {int(per_page)} OFFSET {int(offset)}) AS page"
+        " JOIN task_list_items i ON i.activity_id = page.id"
+        " JOIN commerce_assignments ca ON ca.activity_id = page.id"
+        " JOIN commerces c ON c.id = ca.commerce_id"
     )
 
 
