@@ -12,9 +12,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
 
 from bench.cpu import CpuMeter
 from bench.dispatch import rig, run_p6, run_p7
@@ -358,6 +361,57 @@ def run_p9(server: Server, seeded: Seeded, args: argparse.Namespace, base: float
     return row
 
 
+BIG_COMMERCE_ACTIVITIES = 50_000
+
+
+async def _gather_activities(database: str, tenant_id: uuid.UUID, count: int) -> str:
+    """Assign `count` of the tenant's activities to one commerce; its external id."""
+    conn = await asyncpg.connect(dsn(database))
+    try:
+        commerce_id, external_id = await conn.fetchrow(
+            "SELECT id, external_id FROM commerces WHERE tenant_id = $1 ORDER BY external_id"
+            " LIMIT 1",
+            tenant_id,
+        )
+        await conn.execute(
+            "UPDATE commerce_assignments SET commerce_id = $2 WHERE activity_id IN"
+            " (SELECT id FROM activities WHERE tenant_id = $1 ORDER BY id LIMIT $3)",
+            tenant_id, commerce_id, count,
+        )  # fmt: skip
+        return str(external_id)
+    finally:
+        await conn.close()
+
+
+def run_p9_rename(server: Server, seeded: Seeded, args: argparse.Namespace, base: float) -> Row:
+    """P9 again, each 1000-item sync renaming a commerce that 50 000 activities are assigned to:
+    the task list's items join the commerce when read, so the rename must cost what any other
+    commerce update costs."""
+    external_id = asyncio.run(
+        _gather_activities(args.database, seeded.tenant_id, BIG_COMMERCE_ACTIVITIES)
+    )
+    items = [{"external_id": external_id, "name": "Comercio renombrado {seq}"}] + [
+        {"external_id": f"sync-r{{seq}}-{i}", "name": f"Sync store {i}"}
+        for i in range(SYNC_SIZE - 1)
+    ]
+    request = _templated("/api/commerces/sync", seeded.api_key, {"items": items}, 201)
+    m = drive(
+        server, request, argparse.Namespace(**{**vars(args), "clients": min(args.clients, 4)})
+    )
+    row = measure_row(server, f"P9 sync x{SYNC_SIZE} renaming a commerce of 50 000", m, base)
+    per_s = row.rps * SYNC_SIZE
+    row.detail["items_per_s"] = per_s
+    row.notes.append(
+        f"{per_s:.0f} items/s; one item of each sync renames the commerce that"
+        f" {BIG_COMMERCE_ACTIVITIES} activities are assigned to"
+    )
+    row.judge(
+        per_s >= P9_MIN_ITEMS_PER_S and m.errors == 0,
+        f">= {P9_MIN_ITEMS_PER_S:.0f} items/s, 0 errors",
+    )
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     chosen = (
@@ -409,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.extend(run_create(server, seeded, args, base))
                 elif workload == "p9":
                     rows.append(run_p9(server, seeded, args, base))
+                    rows.append(run_p9_rename(server, seeded, args, base))
                 elif workload == "p2":
                     rows.append(run_p2(server, seeded, args, base))
             if "p6" in chosen or "p7" in chosen:
