@@ -121,15 +121,20 @@ class TestRetries:
         self, live: Live, proxy: FaultProxy
     ) -> None:
         proxy.plan("POST", "/api/integration", Fault(status=503))
-        with Reten(proxy.url, live.api_key, **FAST) as client, pytest.raises(ServerError) as caught:
-            client.request("POST", RESULTS, json={})
+        with Reten(proxy.url, live.api_key, **FAST) as client:
+            with pytest.raises(ServerError) as caught:
+                client.request("POST", RESULTS, json={})
             assert caught.value.status == 503 and not caught.value.retried
             assert len(proxy.requests("POST", RESULTS)) == 1
             # The same call with a key goes again (and reaches the server: 400, empty body).
             proxy.plan("POST", "/api/integration", Fault(status=503))
-            with pytest.raises(ValidationError):
+            with pytest.raises(ValidationError) as refused:
                 client.request("POST", RESULTS, json={}, idempotency_key="k-1")
-            assert len(proxy.requests("POST", RESULTS)) == 3
+            assert refused.value.retried
+            posts = proxy.requests("POST", RESULTS)
+            assert len(posts) == 3 and [p.upstream_status for p in posts] == [None, None, 400]
+            assert "idempotency-key" not in posts[0].headers
+            assert posts[1].headers["idempotency-key"] == posts[2].headers["idempotency-key"]
 
     def test_timeout_then_connection_refused(self, live: Live, proxy: FaultProxy) -> None:
         proxy.plan("GET", TASKS, Fault(delay=1.0), Fault(delay=1.0))
