@@ -3,6 +3,7 @@ against the real server."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -11,9 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from reten.client import Reten
 from tests.client.conftest import RETEN, Live
+from tests.client.proxy import Fault, FaultProxy
 from tests.client.test_examples import EXAMPLES
+
+TASKS = "/api/integration/activities/tasks"
 
 
 def _env(live: Live, key: str | None = None) -> dict[str, str]:
@@ -109,8 +115,11 @@ class TestPull:
         assert done.stderr.count("NOT_EFFECTIVE NOT_INTERESTED") == 2
         assert set(_statuses(live, world.commerce_external_id).values()) == {"COMPLETED"}
 
-    def test_sigterm_finishes_the_result_in_hand_then_stops(
-        self, live: Live, tmp_path: Path
+    @pytest.mark.parametrize(
+        "how", ["sigterm", "ctrl-c"], ids=["SIGTERM-to-the-worker", "SIGINT-to-its-group"]
+    )
+    def test_a_stop_signal_finishes_the_result_in_hand_then_stops(
+        self, live: Live, tmp_path: Path, how: str
     ) -> None:
         world = live.world(3)
         started = tmp_path / "started"
@@ -125,6 +134,8 @@ class TestPull:
         proc = subprocess.Popen(
             [*RETEN, "pull", "--exec", f"{sys.executable} {slow}", "--commerce", world.commerce_external_id],
             env=_env(live), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            # As in a terminal: the worker leads its own process group.
+            start_new_session=how == "ctrl-c",
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 120
@@ -133,7 +144,10 @@ class TestPull:
                 assert time.monotonic() < deadline, "the handler never started"
                 time.sleep(0.05)
             in_hand = started.read_text() or started.read_text()
-            proc.send_signal(signal.SIGTERM)
+            if how == "sigterm":
+                proc.send_signal(signal.SIGTERM)  # systemd's KillMode=mixed
+            else:
+                os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
             _, err = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
@@ -144,3 +158,43 @@ class TestPull:
         statuses = _statuses(live, world.commerce_external_id)
         assert statuses[in_hand] == "COMPLETED"  # computed before the signal: submitted
         assert sorted(statuses.values()) == ["COMPLETED", "PENDING", "PENDING"]
+
+    def test_backs_off_when_throttled_and_when_idle(self, live: Live) -> None:
+        world = live.world(1)
+        proxy = FaultProxy(live.base_url).start()
+        # Three 429s: the SDK waits out two Retry-Afters, then the worker waits out the third.
+        proxy.plan("GET", TASKS, *[Fault(status=429, headers={"Retry-After": "1"})] * 3)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RETEN_")}
+        command = f"{sys.executable} {EXAMPLES / 'exec_handler.py'}"
+        try:
+            proc = subprocess.Popen(
+                [*RETEN, "pull", "--exec", command, "--commerce", world.commerce_external_id,
+                 "--idle-max", "2", "--base-url", proxy.url, "--api-key", live.api_key],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            try:
+                deadline = time.monotonic() + 120
+                while len(proxy.requests("GET", TASKS)) < 8:
+                    assert proc.poll() is None, proc.communicate()[1]
+                    assert time.monotonic() < deadline, proxy.requests("GET", TASKS)
+                    time.sleep(0.05)
+                proc.send_signal(signal.SIGTERM)
+                _, err = proc.communicate(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
+        finally:
+            proxy.stop()
+        assert proc.returncode == 0, err
+        assert "throttled; next pass in 1 s" in err and "SALE_COMPLETED" in err
+        gets = proxy.requests("GET", TASKS)[:8]
+        assert [g.upstream_status for g in gets] == [None] * 3 + [200] * 5
+        gap = [round(b.at - a.at, 2) for a, b in itertools.pairwise(gets)]
+        # 429, 429: the SDK's retries after Retry-After; 429: the worker's own wait for it.
+        assert all(g >= 0.9 for g in gap[:3]), gap
+        # A pass that submitted something is followed at once by the next one...
+        assert gap[3] < 0.9 + gap[0], gap
+        # ...then idle passes wait 1 s, 2 s, and stay at --idle-max (2 s) instead of 4 s.
+        assert 0.9 <= gap[4] < 1.9 and gap[5] >= 1.9 and 1.9 <= gap[6] < 3.5, gap
+        assert set(_statuses(live, world.commerce_external_id).values()) == {"COMPLETED"}
