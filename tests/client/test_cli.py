@@ -9,8 +9,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,3 +202,64 @@ class TestPull:
         # ...then idle passes wait 1 s, 2 s, and stay at --idle-max (2 s) instead of 4 s.
         assert 0.9 <= gap[4] < 1.9 and gap[5] >= 1.9 and 1.9 <= gap[6] < 3.5, gap
         assert set(_statuses(live, world.commerce_external_id).values()) == {"COMPLETED"}
+
+
+class TestWatch:
+    def test_prints_each_change_once_as_it_appears_and_resumes_from_a_watermark(
+        self, live: Live
+    ) -> None:
+        world = live.world(3)
+        ours = world.commerce_external_id
+        proc = subprocess.Popen(
+            [*RETEN, "tasks", "watch", "--json", "--interval", "0.3", "--commerce", ours],
+            env=_env(live), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        lines: list[dict[str, Any]] = []
+        reader = threading.Thread(
+            target=lambda: lines.extend(json.loads(line) for line in proc.stdout or []),
+            daemon=True,
+        )
+        reader.start()
+
+        def wait_for(check: Callable[[], bool], what: str) -> None:
+            deadline = time.monotonic() + 60
+            while not check():
+                assert proc.poll() is None, proc.communicate()[1]
+                assert time.monotonic() < deadline, f"{what}: {lines}"
+                time.sleep(0.05)
+
+        try:
+            wait_for(lambda: len(lines) >= 3, "the existing tasks")
+            created_max = max(x["task"]["updatedAt"] for x in lines)
+            with Reten(live.base_url, live.api_key) as client:
+                client.results.submit(
+                    activity_id=world.task_ids[0], commerce_external_id=ours,
+                    status="EFFECTIVE", result="SALE_COMPLETED",
+                )  # fmt: skip
+            wait_for(lambda: len(lines) >= 4, "the changed task")
+            time.sleep(1.5)  # several more polls, each re-reading the 5 s overlap
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+            reader.join(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        assert proc.returncode == 0, err
+        # Every task once, then the changed one once more with its new state: nothing repeated.
+        printed = [(x["task"]["id"], x["task"]["status"]) for x in lines]
+        assert sorted(printed[:3]) == sorted((i, "PENDING") for i in world.task_ids)
+        assert printed[3:] == [(world.task_ids[0], "COMPLETED")]
+        marks = [datetime.fromisoformat(x["watermark"].replace("Z", "+00:00")) for x in lines]
+        assert marks == sorted(marks) and err.count("watermark ") >= 3
+        # From a watermark after the creations, only the change comes back.
+        since = (
+            datetime.fromisoformat(created_max.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+        ).isoformat()
+        again = _run(
+            live, "tasks", "watch", "--once", "--json", "--since", since, "--commerce", ours
+        )
+        assert again.returncode == 0, again.stderr
+        assert [json.loads(x)["task"]["id"] for x in again.stdout.splitlines()] == [
+            world.task_ids[0]
+        ]
