@@ -4,6 +4,7 @@ and logging that never shows the key."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -93,6 +94,8 @@ class TestRetries:
         assert page.meta.total >= 1 and len(proxy.requests("GET", TASKS)) == 3
         messages = [r.getMessage() for r in caplog.records if r.name == "reten.client"]
         assert any("-> 503" in m and "(retry 0)" in m for m in messages)
+        # method, path, status, duration and retry number on each attempt's line
+        assert any(re.fullmatch(rf"GET {TASKS} -> 200 in \d+ ms \(retry 2\)", m) for m in messages)
         assert any("-> 200" in m and "(retry 2)" in m for m in messages)
         assert any("retry 1 of 2" in m for m in messages)
 
