@@ -4,11 +4,11 @@ survive submissions, incremental sync, and the typed answers."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reten.client import AsyncReten, Reten
+from reten.client import AsyncReten, ConflictError, Reten
 from tests.client.conftest import Live
 from tests.client.proxy import FaultProxy
 
@@ -155,3 +155,104 @@ class TestChanges:
             )
             # Created a moment ago: within the default 5 s overlap, so they come again.
             assert sorted(t.id for t in again.tasks) == sorted(world.task_ids)
+
+
+class TestEveryListFilter:
+    def test_each_filter_of_tasks_list_reaches_the_server(self, live: Live) -> None:
+        world = live.world(4)  # scheduled 09:00:00, :01, :02, :03 on 2030-01-01
+        ours = world.commerce_external_id
+        t = world.task_ids
+        with live.client() as client:
+            _submit(client, t[0], ours)
+            client.results.submit(
+                activity_id=t[1], commerce_external_id=ours, status="PENDING", result="RESCHEDULE",
+                future_scheduled_at=datetime(2030, 2, 1, 10, tzinfo=UTC),
+            )  # fmt: skip
+            client.results.submit(
+                activity_id=t[2], commerce_external_id=ours, status="NOT_EFFECTIVE",
+                result="NOT_INTERESTED",
+            )  # fmt: skip
+
+            def ids(**filters: object) -> set[str]:
+                page = client.tasks.list(external_commerce_id=ours, per_page=100, **filters)  # type: ignore[arg-type]
+                assert page.meta.total == len(page.data)
+                return {task.id for task in page.data}
+
+            assert ids() == set(t)
+            assert ids(status="COMPLETED") == {t[0], t[2]}
+            assert ids(status=["PENDING", "IN_PROGRESS"]) == {t[1], t[3]}  # sent comma-separated
+            assert ids(result_status="EFFECTIVE") == {t[0]}
+            assert ids(result_status="NOT_EFFECTIVE") == {t[2]}
+            assert ids(result_status="PENDING") == {t[1]}
+            assert ids(channel="SALESMAN") == set(t) and ids(channel="CALLCENTER") == set()
+            assert ids(external_operator_id=world.operator_external_id) == set(t)
+            assert ids(external_operator_id=world.operator_external_id + "-other") == set()
+            # Both bounds inclusive; datetimes and ISO strings alike.
+            assert ids(
+                scheduled_from=datetime(2030, 1, 1, 9, 0, 1, tzinfo=UTC),
+                scheduled_to="2030-01-01T09:00:02Z",
+            ) == {t[1], t[2]}
+            assert ids(updated_since=datetime(2020, 1, 1, tzinfo=UTC)) == set(t)
+            assert ids(updated_since="2100-01-01T00:00:00Z") == set()
+            # The operator filter alone: this world's operator has no other tasks.
+            only_operator = client.tasks.list(external_operator_id=world.operator_external_id)
+            assert {task.id for task in only_operator.data} == set(t)
+            second = client.tasks.list(external_commerce_id=ours, page=2, per_page=3)
+            assert (second.meta.page, second.meta.limit, second.meta.total_pages) == (2, 3, 2)
+            assert [task.id for task in second.data] == [t[3]]  # ordered by scheduledAt
+
+
+class TestSubmitArguments:
+    def test_every_argument_of_results_submit(self, live: Live) -> None:
+        world = live.world(2)
+        ours = world.commerce_external_id
+        first, second = world.task_ids
+        with live.client() as client:
+            before = datetime.now(UTC) - timedelta(milliseconds=1)  # the API keeps milliseconds
+            progress = client.results.submit(
+                activity_id=first, commerce_external_id=ours, status="PENDING",
+                result="RESCHEDULE", comment="call back on Monday",
+                operator_external_id=world.operator_external_id,
+                future_scheduled_at=datetime(2030, 2, 3, 15, 30, tzinfo=UTC),
+            )  # fmt: skip
+            # occurred_at defaults to now (the client's clock, sent in the body).
+            assert before <= progress.occurred_at <= datetime.now(UTC)
+            assert progress.status == "PENDING" and progress.lifecycle_status == "IN_PROGRESS"
+            assert progress.task_result.future_scheduled_at == datetime(
+                2030, 2, 3, 15, 30, tzinfo=UTC
+            )
+            assert progress.task_result.comment == "call back on Monday"
+            assert progress.task_result.operator_external_id == world.operator_external_id
+
+            at = datetime(2026, 11, 30, 10, 30, tzinfo=UTC)
+            final = client.results.submit(
+                activity_id=first, commerce_external_id=ours, status="EFFECTIVE",
+                result="SALE_COMPLETED", occurred_at=at, idempotency_key=f"final-{first}",
+            )  # fmt: skip
+            assert final.occurred_at == at and final.activity_status == "COMPLETED"
+            # The same key again replays the stored answer instead of a 409.
+            replay = client.results.submit(
+                activity_id=first, commerce_external_id=ours, status="EFFECTIVE",
+                result="SALE_COMPLETED", occurred_at=at, idempotency_key=f"final-{first}",
+            )  # fmt: skip
+            assert replay.id == final.id
+            # hard_override=False (the default) refuses a second final result; True replaces it.
+            with pytest.raises(ConflictError) as caught:
+                client.results.submit(
+                    activity_id=first, commerce_external_id=ours, status="NOT_EFFECTIVE",
+                    result="NOT_INTERESTED",
+                )  # fmt: skip
+            assert caught.value.result_id == final.id
+            override = client.results.submit(
+                activity_id=first, commerce_external_id=ours, status="NOT_EFFECTIVE",
+                result="NOT_INTERESTED", hard_override=True,
+            )  # fmt: skip
+            assert override.id != final.id and override.lifecycle_status == "NOT_EFFECTIVE"
+            # Refused before anything is sent: no id at all, or a naive datetime.
+            with pytest.raises(ValueError, match="activity_id or provider_activity_id"):
+                client.results.submit(
+                    commerce_external_id=ours, status="EFFECTIVE", result="SALE_COMPLETED"
+                )
+            with pytest.raises(ValueError, match="timezone-aware"):
+                _submit(client, second, ours, occurred_at=datetime(2026, 1, 1))
+            assert client.tasks.list(external_commerce_id=ours, status="PENDING").meta.total == 1

@@ -4,11 +4,14 @@ and logging that never shows the key."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from reten.client import (
+    APIError,
     AsyncReten,
     AuthenticationError,
     ConflictError,
@@ -20,8 +23,10 @@ from reten.client import (
     RetenError,
     ServerError,
     TimeoutError,
+    UnprocessableError,
     ValidationError,
 )
+from reten.client._calls import Call
 from tests.client.conftest import Live, free_port
 from tests.client.proxy import Fault, FaultProxy
 
@@ -89,6 +94,8 @@ class TestRetries:
         assert page.meta.total >= 1 and len(proxy.requests("GET", TASKS)) == 3
         messages = [r.getMessage() for r in caplog.records if r.name == "reten.client"]
         assert any("-> 503" in m and "(retry 0)" in m for m in messages)
+        # method, path, status, duration and retry number on each attempt's line
+        assert any(re.fullmatch(rf"GET {TASKS} -> 200 in \d+ ms \(retry 2\)", m) for m in messages)
         assert any("-> 200" in m and "(retry 2)" in m for m in messages)
         assert any("retry 1 of 2" in m for m in messages)
 
@@ -121,29 +128,56 @@ class TestRetries:
         self, live: Live, proxy: FaultProxy
     ) -> None:
         proxy.plan("POST", "/api/integration", Fault(status=503))
-        with Reten(proxy.url, live.api_key, **FAST) as client, pytest.raises(ServerError) as caught:
-            client.request("POST", RESULTS, json={})
+        with Reten(proxy.url, live.api_key, **FAST) as client:
+            with pytest.raises(ServerError) as caught:
+                client.request("POST", RESULTS, json={})
             assert caught.value.status == 503 and not caught.value.retried
             assert len(proxy.requests("POST", RESULTS)) == 1
             # The same call with a key goes again (and reaches the server: 400, empty body).
             proxy.plan("POST", "/api/integration", Fault(status=503))
-            with pytest.raises(ValidationError):
+            with pytest.raises(ValidationError) as refused:
                 client.request("POST", RESULTS, json={}, idempotency_key="k-1")
-            assert len(proxy.requests("POST", RESULTS)) == 3
+            assert refused.value.retried
+            posts = proxy.requests("POST", RESULTS)
+            assert len(posts) == 3 and [p.upstream_status for p in posts] == [None, None, 400]
+            assert "idempotency-key" not in posts[0].headers
+            assert posts[1].headers["idempotency-key"] == posts[2].headers["idempotency-key"]
 
-    def test_timeout_then_connection_refused(self, live: Live, proxy: FaultProxy) -> None:
+    def test_timeout_then_connection_refused(
+        self, live: Live, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.INFO, logger="reten.client")
         proxy.plan("GET", TASKS, Fault(delay=1.0), Fault(delay=1.0))
         with (
             Reten(proxy.url, live.api_key, timeout=0.3, max_retries=1, **FAST) as client,
             pytest.raises(TimeoutError),
         ):
             client.tasks.list(per_page=1)
+        assert len(proxy.requests("GET", TASKS)) == 2  # the timeout was retried once
         with (
             Reten(f"http://127.0.0.1:{free_port()}", live.api_key, max_retries=1, **FAST) as client,
             pytest.raises(ConnectionError) as caught,
         ):
             client.result_types()
         assert not isinstance(caught.value, TimeoutError)
+        retries = [r.getMessage() for r in caplog.records if "retry 1 of 1" in r.getMessage()]
+        assert any("ReadTimeout" in m for m in retries), retries
+        assert any("ConnectError" in m for m in retries), retries
+
+    @pytest.mark.parametrize("status", [408, 500, 502, 504])
+    def test_retried_statuses(self, live: Live, proxy: FaultProxy, status: int) -> None:
+        proxy.plan("GET", TASKS, Fault(status=status))
+        with Reten(proxy.url, live.api_key, **FAST) as client:
+            assert client.tasks.list(per_page=1).meta.limit == 1
+        assert [s.upstream_status for s in proxy.requests("GET", TASKS)] == [None, 200]
+
+    @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+    def test_other_4xx_are_not_retried(self, live: Live, proxy: FaultProxy, status: int) -> None:
+        proxy.plan("GET", TASKS, Fault(status=status))
+        with Reten(proxy.url, live.api_key, **FAST) as client, pytest.raises(APIError) as caught:
+            client.tasks.list(per_page=1)
+        assert caught.value.status == status and not caught.value.retried
+        assert len(proxy.requests("GET", TASKS)) == 1
 
     def test_with_options_is_a_copy_sharing_connections(
         self, live: Live, proxy: FaultProxy
@@ -155,6 +189,65 @@ class TestRetries:
             with pytest.raises(ServerError):
                 strict.tasks.list(per_page=1)
             assert client.tasks.list(per_page=1).meta.limit == 1  # the original still retries
+
+    async def test_async_with_options(self, live: Live, proxy: FaultProxy) -> None:
+        proxy.plan("GET", TASKS, Fault(status=503))
+        async with AsyncReten(proxy.url, live.api_key, **FAST) as client:
+            strict = client.with_options(max_retries=0)
+            assert strict._http is client._http  # one connection pool
+            with pytest.raises(ServerError):
+                await strict.tasks.list(per_page=1)
+            assert (await client.tasks.list(per_page=1)).meta.limit == 1
+        assert client._http.is_closed
+
+
+class TestOptions:
+    def test_defaults_and_an_httpx_timeout(self) -> None:
+        client = Reten("http://127.0.0.1:1/", "rtn_sk_x")
+        assert client.base_url == "http://127.0.0.1:1"  # a trailing slash is dropped
+        assert client.timeout == httpx.Timeout(30.0) and client.max_retries == 2
+        detailed = httpx.Timeout(10.0, connect=2.0)
+        tuned = Reten("http://127.0.0.1:1", "rtn_sk_x", timeout=detailed, max_retries=0)
+        assert tuned.timeout is detailed and tuned.max_retries == 0
+        copy = client.with_options(timeout=httpx.Timeout(3.0))
+        assert copy.timeout.read == 3.0 and copy._http is client._http
+        with client:
+            pass
+        assert client._http.is_closed
+        tuned.close()
+        with pytest.raises(ValueError, match="max_retries"):
+            Reten("http://127.0.0.1:1", "rtn_sk_x", max_retries=-1)
+
+    def test_backoff_is_exponential_jittered_capped_and_honours_retry_after(self) -> None:
+        client = Reten(
+            "http://127.0.0.1:1", "rtn_sk_x", max_retries=10, initial_retry_delay=0.5,
+            max_retry_delay=8.0, max_retry_after=60.0,
+        )  # fmt: skip
+        get = Call("GET", TASKS)
+        refused = httpx.ConnectError("refused")
+        for attempt, base in enumerate([0.5, 1.0, 2.0, 4.0, 8.0, 8.0]):
+            delays = {client._retry_delay(get, attempt, None, refused) for _ in range(50)}
+            assert all(d is not None and 0.75 * base <= d <= base for d in delays), (
+                attempt,
+                delays,
+            )
+            assert len(delays) > 1  # jitter: clients failed together do not return together
+        request = httpx.Request("GET", "http://127.0.0.1:1" + TASKS)
+
+        def answer(status: int, **headers: str) -> httpx.Response:
+            return httpx.Response(status, headers=headers, request=request)
+
+        assert client._retry_delay(get, 0, answer(429, **{"retry-after": "7"}), None) == 7
+        assert client._retry_delay(get, 0, answer(503, **{"retry-after": "3600"}), None) == 60
+        assert client._retry_delay(get, 0, answer(404), None) is None
+        assert client._retry_delay(get, 10, answer(503), None) is None  # retries spent
+        bare_post = Call("POST", RESULTS, body={})
+        assert client._retry_delay(bare_post, 0, answer(503), None) is None
+        assert client._retry_delay(bare_post, 0, None, httpx.ReadError("reset")) is None
+        # A connection never made carried nothing: even a bare POST may go again.
+        assert client._retry_delay(bare_post, 0, None, refused) is not None
+        keyed = Call("POST", RESULTS, body={}, idempotency_key="k")
+        assert client._retry_delay(keyed, 0, None, httpx.ReadError("reset")) is not None
 
 
 class TestErrors:
@@ -170,17 +263,19 @@ class TestErrors:
             unauth.value.status == 401
             and unauth.value.body["message"] == "API key missing or invalid"
         )
-        assert unauth.value.request_id
+        caught: list[APIError] = [unauth.value]
         with live.client(max_retries=0) as client:
             with pytest.raises(PermissionDeniedError) as denied:
                 client.commerces.sync([{"external_id": "X", "name": "x"}])
             assert denied.value.status == 403
-            with pytest.raises(NotFoundError):
+            with pytest.raises(NotFoundError) as missing:
                 client.results.submit(
                     activity_id="00000000-0000-4000-8000-000000000000",
                     commerce_external_id=world.commerce_external_id, status="EFFECTIVE",
                     result="SALE_COMPLETED",
                 )  # fmt: skip
+            assert missing.value.status == 404
+            caught += [denied.value, missing.value]
             with pytest.raises(ValidationError) as invalid:
                 client.results.submit(
                     activity_id=task_id, commerce_external_id=world.commerce_external_id,
@@ -199,6 +294,23 @@ class TestErrors:
                 )  # fmt: skip
             assert conflict.value.result_id == first.id and conflict.value.status == 409
             assert conflict.value.request_id and conflict.value.request_id in str(conflict.value)
+            # One Idempotency-Key, two different bodies: 422.
+            other = live.world(1)
+            submit = {
+                "activity_id": other.task_ids[0], "commerce_external_id": other.commerce_external_id,
+                "result": "SALE_COMPLETED", "idempotency_key": f"twice-{other.task_ids[0]}",
+            }  # fmt: skip
+            client.results.submit(status="PENDING", **submit)  # type: ignore[arg-type]
+            with pytest.raises(UnprocessableError) as reused:
+                client.results.submit(status="EFFECTIVE", **submit)  # type: ignore[arg-type]
+            assert reused.value.status == 422
+            caught += [invalid.value, conflict.value, reused.value]
+        # Each carries its status, the standard error body and the server's request id.
+        for error in caught:
+            assert error.body["statusCode"] == error.status, error.body
+            assert error.body["error"] and error.body["message"] == error.message
+            assert error.request_id and len(error.request_id) >= 8, error
+        assert len({e.request_id for e in caught}) == len(caught)
 
     def test_credentials_from_the_environment(
         self, live: Live, monkeypatch: pytest.MonkeyPatch

@@ -254,9 +254,11 @@ def exec_handler(command: str, timeout: float) -> Handler:
 
     def handle(task: Task) -> Mapping[str, Any]:
         try:
+            # A process group of its own: Ctrl-C in a terminal signals the whole foreground
+            # group, and the command must finish the task in hand while the worker stops.
             done = subprocess.run(
                 argv, input=json.dumps(_task_json(task)), capture_output=True, text=True,
-                timeout=timeout, check=False,
+                timeout=timeout, check=False, process_group=0,
             )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SkipTask(f"command failed: {exc}") from None
