@@ -35,6 +35,8 @@ from bench.seed import (
     session_count,
     verify_results,
 )
+from bench.seed_p3 import P3Config, P3Seeded, P3Tenant
+from bench.seed_p3 import prepare as prepare_p3
 from bench.server import ROOT, Server
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -50,6 +52,7 @@ NOISY_NEIGHBOUR_CORES = 0.25
 # Budgets from docs quality.md, "Performance".
 P1_MIN = 0.15
 P2_MIN = 0.10
+P3_MAX_P50_RATIO = 1.5
 P4_PAGE = 500
 P4_MAX_P50_RATIO = 2.0
 P5_MIN = 0.90
@@ -68,12 +71,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "workload",
         choices=(
-            "all", "p1", "p2", "p4", "p5", "limit", "create", "batch", "p9", "p6", "p7", "p10",
+            "all", "p1", "p2", "p3", "p4", "p5", "limit", "create", "batch", "p9", "p6", "p7",
+            "p10",
         ),
-        help="p1: task list; p2: result submission; p4: page 500 vs page 1; p5: API-key auth "
-        "overhead; limit: P1 on the bare ASGI + asyncpg server (bench/limit.py), with P1 beside "
-        "it; p6: dispatch throughput; p7: dispatch latency; p10: the panel's Activities pages; "
-        "all: every one. The baseline always runs first.",
+        help="p1: task list; p2: result submission; p3: P1 on a tenant of 1 000 000 vs one of "
+        "10 000 (its own database); p4: page 500 vs page 1; p5: API-key auth overhead; limit: "
+        "P1 on the bare ASGI + asyncpg server (bench/limit.py), with P1 beside it; p6: dispatch "
+        "throughput; p7: dispatch latency; p10: the panel's Activities pages; all: every one. "
+        "The baseline always runs first.",
     )  # fmt: skip
     p.add_argument(
         "--duration", type=float, default=10.0, help="measured seconds per workload (default 10)"
@@ -87,7 +92,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--database", default="reten_bench", help="database to (re)create (default reten_bench)"
     )
     p.add_argument("--port", type=int, default=None, help="server port (default: a free one)")
-    p.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
+    p.add_argument("--keep-db", action="store_true", help="keep the database (and P3's) afterwards")
+    p.add_argument(
+        "--p3-database", default=None,
+        help="P3's own database (default: --database with _p3 appended, e.g. reten_bench_p3)",
+    )  # fmt: skip
+    p.add_argument(
+        "--reuse-p3", action="store_true",
+        help="P3: use the kept P3 database as it is when its seed fingerprint (seed_p3.py, its "
+        "configuration, the migration heads) matches, else seed it afresh; keeps it afterwards",
+    )  # fmt: skip
     p.add_argument(
         "--explain", action="store_true", help="EXPLAIN ANALYZE P1's SQL even when it passes"
     )
@@ -279,6 +293,102 @@ def run_p5(server: Server, seeded: Seeded, args: argparse.Namespace, base: float
     return [ref, row]
 
 
+def p3_database(args: argparse.Namespace) -> str:
+    return str(args.p3_database or f"{args.database}_p3")
+
+
+def _check_p3_body(server: Server, tenant: P3Tenant, every: int) -> str | None:
+    """What is wrong with P1's first page for this tenant, or None: 20 PENDING items and the
+    total the seed implies (exact up to COUNT_CAP, then capped and flagged as an estimate)."""
+    from reten.kit.pagination import COUNT_CAP
+
+    n = tenant.activities
+    pending = n - len(range(0, n, every)) - len(range(1, n, every))
+    total, estimate = (COUNT_CAP, True) if pending > COUNT_CAP else (pending, False)
+    body = json.loads(_body(server.url + P1_PATH, tenant.api_key))
+    items, meta = body.get("data", []), body.get("meta", {})
+    if len(items) != 20 or any(i.get("status") != "PENDING" for i in items):
+        return f"{tenant.slug}: {len(items)} items, statuses {sorted({i.get('status') for i in items})}"
+    if meta.get("total") != total or meta.get("totalIsEstimate", False) != estimate:
+        return f"{tenant.slug}: meta {meta}, expected total {total} (estimate {estimate})"
+    return None
+
+
+def run_p3(
+    args: argparse.Namespace, base: float | None
+) -> tuple[list[Row], list[dict[str, Any]], dict[str, Any]]:
+    """P3: P1 on the tenant of 1 000 000 activities against the tenant of 10 000, both in the
+    P3 database (nine more tenants of 100 000 in the same tables), ABBA order as P4 and P5.
+
+    The database is P3's own (seed_p3.py) and so is the server process, started on it once
+    the main server has stopped. Judged on the p50 ratio: the list must be index-bound, its
+    cost set by the page and the capped count, not by the size of the tenant or the tables.
+    Returns the rows, the query plans (on failure or --explain) and the server's figures."""
+    database = p3_database(args)
+    cfg = P3Config(database=database)
+    log(f"P3: {'reusing or seeding' if args.reuse_p3 else 'seeding'} {database} ...")
+    seeded: P3Seeded = asyncio.run(prepare_p3(cfg, reuse=args.reuse_p3))
+    log(f"P3: {seeded.summary()}")
+    p3_args = argparse.Namespace(**{**vars(args), "database": database})
+    server = Server(
+        database_url(database), str(seeded.small.tenant_id), RESULTS / "server-p3.log", args.port
+    )
+    server.env["RETEN_RUN_DISPATCHER"] = "false"
+    rows: list[Row] = []
+    plans: list[dict[str, Any]] = []
+    try:
+        with server:
+            log(f"P3 server pid {server.pid} on {server.url}")
+            if base is None:
+                m = drive(server, get("/api/health"), p3_args)
+                baseline = measure_row(server, "baseline GET /api/health", m, None)
+                rows.append(baseline)
+                base = baseline.rps
+            problems = [
+                p
+                for t in (seeded.small, seeded.large)
+                if (p := _check_p3_body(server, t, cfg.every))
+            ]
+            small, large = get(P1_PATH, seeded.small.api_key), get(P1_PATH, seeded.large.api_key)
+            seg = {"warmup": max(0.5, args.warmup / 2), "duration": args.duration / 2}
+            parts: dict[str, list[Measurement]] = {"small": [], "large": []}
+            for label in ("small", "large", "large", "small"):
+                parts[label].append(
+                    drive(server, small if label == "small" else large, p3_args, **seg)
+                )
+            ref = measure_row(
+                server, f"P3 P1, tenant of {cfg.small:_}".replace("_", " "),
+                Measurement.merge(parts["small"]), base,
+            )  # fmt: skip
+            row = measure_row(
+                server, f"P3 P1, tenant of {cfg.large:_}".replace("_", " "),
+                Measurement.merge(parts["large"]), base,
+            )  # fmt: skip
+            rss, peak = server.memory_mb()
+        ratio = row.p50_ms / ref.p50_ms if ref.p50_ms else float("inf")
+        row.detail.update(
+            p50_over_small=ratio, seed_seconds=round(seeded.seconds, 1), reused=seeded.reused,
+            seed_steps={k: round(v, 2) for k, v in seeded.steps.items()}, seed_rows=seeded.rows,
+        )  # fmt: skip
+        ok = ratio <= P3_MAX_P50_RATIO and row.errors == 0 and ref.errors == 0 and not problems
+        row.judge(ok, f"p50 / small {ratio:.2f} <= {P3_MAX_P50_RATIO:.1f}, 0 errors")
+        ref.budget = "(P3 reference)"
+        row.notes.append(f"{database} {seeded.summary()}")
+        row.notes.extend(f"WRONG FIRST PAGE: {p}" for p in problems)
+        rows += [ref, row]
+        if args.explain or row.verdict == "FAIL":
+            plans = asyncio.run(explain_p1(database, seeded.large.tenant_id))
+    finally:
+        if not (args.keep_db or args.reuse_p3):
+            asyncio.run(drop_database(database))
+    log_lines = server.log_lines()
+    figures = {
+        "pid": server.pid, "rss_mb_end": rss, "peak_rss_mb": peak,
+        "log_line_count": len(log_lines), "log_tail": log_lines[-50:],
+    }  # fmt: skip
+    return rows, plans, figures
+
+
 def run_p2(server: Server, seeded: Seeded, args: argparse.Namespace, base: float) -> Row:
     request = {
         "method": "POST", "path": P2_PATH, "headers": {"x-api-key": seeded.api_key},
@@ -412,14 +522,11 @@ def run_p9_rename(server: Server, seeded: Seeded, args: argparse.Namespace, base
     return row
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    chosen = (
-        ("p1", "limit", "p4", "p5", "p10", "p2", "create", "p9", "p6", "p7")
-        if args.workload == "all"
-        else (args.workload,)
-    )
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def run_main(
+    args: argparse.Namespace, chosen: tuple[str, ...]
+) -> tuple[list[Row], list[dict[str, Any]], dict[str, Any]]:
+    """The baseline and every chosen workload but P3, on the main database and its server;
+    returns the rows, the query plans and the server's figures."""
     started = time.monotonic()
     log(f"seeding {args.database} with {args.activities} activities ...")
     cfg = SeedConfig(database=args.database, activities=args.activities)
@@ -428,7 +535,6 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[Row] = []
     plans: list[dict[str, Any]] = []
-    meta: dict[str, Any] = {}
     server = Server(
         database_url(args.database), str(seeded.tenant_id), RESULTS / "server.log", args.port
     )
@@ -475,18 +581,49 @@ def main(argv: list[str] | None = None) -> int:
                     if "p7" in chosen:
                         rows.append(run_p7(dispatch, args, base))
             rss, peak = server.memory_mb()
-            meta["server"] = {"pid": server.pid, "rss_mb_end": rss, "peak_rss_mb": peak}
         log_lines = server.log_lines()
-        meta["server"].update(log_line_count=len(log_lines), log_tail=log_lines[-50:])
     finally:
         if not args.keep_db:
             asyncio.run(drop_database(args.database))
+    figures = {
+        "pid": server.pid, "rss_mb_end": rss, "peak_rss_mb": peak,
+        "log_line_count": len(log_lines), "log_tail": log_lines[-50:],
+    }  # fmt: skip
+    return rows, plans, figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    chosen = (
+        ("p1", "limit", "p4", "p5", "p10", "p2", "create", "p9", "p6", "p7", "p3")
+        if args.workload == "all"
+        else (args.workload,)
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    rows: list[Row] = []
+    plans: list[dict[str, Any]] = []
+    meta: dict[str, Any] = {}
+    base: float | None = None
+    if main_workloads := tuple(w for w in chosen if w != "p3"):
+        rows, plans, meta["server"] = run_main(args, main_workloads)
+        base = rows[0].rps
+    if "p3" in chosen:
+        # Last, on its own database and server: the main server has stopped by now. Its rows
+        # are ratios to the baseline above (or to its own when P3 runs alone).
+        p3_rows, p3_plans, meta["server_p3"] = run_p3(args, base)
+        rows += p3_rows
+        plans += p3_plans
 
     print(table(rows))
-    srv = meta["server"]
-    print(f"\nserver RSS at end {srv['rss_mb_end']:.1f} MB, peak {srv['peak_rss_mb']:.1f} MB "
-          f"(P8 budget <= 250 MB); server log: {srv['log_line_count']} lines at WARNING or above "
-          f"(bench/results/server.log)")  # fmt: skip
+    for key, name, log_file in (
+        ("server", "server", "server.log"),
+        ("server_p3", "P3's server", "server-p3.log"),
+    ):
+        if srv := meta.get(key):
+            print(f"\n{name} RSS at end {srv['rss_mb_end']:.1f} MB, peak {srv['peak_rss_mb']:.1f} "
+                  f"MB (P8 budget <= 250 MB); server log: {srv['log_line_count']} lines at "
+                  f"WARNING or above (bench/results/{log_file})")  # fmt: skip
     for plan in plans:
         print(f"\nEXPLAIN ANALYZE  {plan['sql']}\n  params {plan['params']}")
         print("\n".join("  " + line for line in plan["plan"]))

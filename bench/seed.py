@@ -93,13 +93,12 @@ def _cli(*args: str, database: str) -> str:
     return done.stdout
 
 
-async def _copy(
-    conn: asyncpg.Connection, table: str, columns: Sequence[str], records: list[tuple[Any, ...]]
-) -> None:
-    """COPY rows into `table`, refusing column lists that no longer match the model.
+def check_columns(table: str, columns: Sequence[str]) -> None:
+    """Refuse a column list for `table` that no longer matches the SQLAlchemy model.
 
-    COPY bypasses SQLAlchemy's Python-side defaults, so a NOT NULL column added to a model later
-    would otherwise fail with an obscure error (or a new nullable one would silently stay NULL).
+    COPY and INSERT ... SELECT bypass SQLAlchemy's Python-side defaults, so a NOT NULL column
+    added to a model later would otherwise fail with an obscure error (or a new nullable one
+    would silently stay NULL).
     """
     from reten.models import Base
 
@@ -111,6 +110,13 @@ async def _copy(
         raise RuntimeError(
             f"bench seed for {table} is out of date: missing {missing}, unknown {unknown}"
         )
+
+
+async def _copy(
+    conn: asyncpg.Connection, table: str, columns: Sequence[str], records: list[tuple[Any, ...]]
+) -> None:
+    """COPY rows into `table`, refusing column lists that no longer match the model."""
+    check_columns(table, columns)
     await conn.copy_records_to_table(table, columns=list(columns), records=records)
 
 
