@@ -268,7 +268,11 @@ def main() -> None:
         result = asyncio.run(run(spec))
     else:
         result = uvloop.run(run(spec))
+    # The event loop may leave stdout non-blocking; a result larger than the pipe's buffer (the
+    # latencies of a fast workload) would then be cut short when the reader is slow to drain it.
+    os.set_blocking(sys.stdout.fileno(), True)
     sys.stdout.write(json.dumps(result))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
