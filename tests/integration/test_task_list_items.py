@@ -51,6 +51,14 @@ async def listed(db: Database, world: World, f: service.TaskFilters = ALL) -> li
     return served["es"]
 
 
+async def stored_body(db: Database, activity_id: uuid.UUID) -> str | None:
+    """The item's stored members, as the triggers last wrote them."""
+    async with db.sessionmaker() as session:
+        return await session.scalar(
+            select(task_list_items.c.body).where(task_list_items.c.activity_id == activity_id)
+        )
+
+
 def item(items: list[dict[str, Any]], activity_id: uuid.UUID) -> dict[str, Any]:
     return next(i for i in items if i["id"] == str(activity_id))
 
@@ -205,9 +213,7 @@ class TestActivityWrites:
                 {"id": task},
             )
             await session.commit()
-            body = await session.scalar(
-                select(task_list_items.c.body).where(task_list_items.c.activity_id == task)
-            )
+        body = await stored_body(db, task)
         assert body is not None and body.endswith(" ")  # not rewritten
 
 
@@ -257,10 +263,7 @@ class TestRelatedRows:
     ) -> None:
         world = await factory.world()
         task = await factory.task(world)
-        async with db.sessionmaker() as session:
-            body_before = await session.scalar(
-                select(task_list_items.c.body).where(task_list_items.c.activity_id == task)
-            )
+        body_before = await stored_body(db, task)
         response = await client.patch(
             f"/api/commerces/{world.commerce_ids[0]}",
             json={"name": 'Almacén "Don Pepe"'},
@@ -268,12 +271,8 @@ class TestRelatedRows:
         )
         assert response.status_code == 200, response.text
         assert item(await listed(db, world), task)["commerceName"] == 'Almacén "Don Pepe"'
-        async with db.sessionmaker() as session:
-            body_after = await session.scalar(
-                select(task_list_items.c.body).where(task_list_items.c.activity_id == task)
-            )
         # The commerce is joined when the list is read: renaming one rewrites no item.
-        assert body_after == body_before
+        assert await stored_body(db, task) == body_before
 
     async def test_task_details_changed_or_removed(self, factory: Factory, db: Database) -> None:
         world = await factory.world()

@@ -124,16 +124,23 @@ def count_sql(shape: tuple[int | bool, ...]) -> str:
     )
 
 
-def _page_from(shape: tuple[int | bool, ...], per_page: int, offset: int) -> str:
-    """The page: its ids first (one range scan of the list index), then the rows items show.
+def _page_ids(shape: tuple[int | bool, ...], per_page: int, offset: int) -> str:
+    """The page's ids: one range scan of the list index, as the subquery `page`.
 
     LIMIT and OFFSET are literals (validated ints): sent as parameters, PostgreSQL's generic plan
     assumes an unknown LIMIT selects thousands of rows, so it kept re-planning the join on every
     execution (1-3 ms each); with literals it settles on a generic plan after five executions.
     """
     return (
-        f" FROM (SELECT id FROM activities WHERE {_where(shape)}"
+        f"(SELECT id FROM activities WHERE {_where(shape)}"
         f" ORDER BY scheduled_at, id LIMIT {int(per_page)} OFFSET {int(offset)}) AS page"
+    )
+
+
+def _page_from(shape: tuple[int | bool, ...], per_page: int, offset: int) -> str:
+    """The page: its ids first (`_page_ids`), then the rows items show."""
+    return (
+        f" FROM {_page_ids(shape, per_page, offset)}"
         " JOIN activities a ON a.id = page.id"
         " JOIN commerce_assignments ca ON ca.activity_id = a.id"
         " JOIN commerces c ON c.id = ca.commerce_id"
@@ -174,7 +181,7 @@ def page_json_sql(shape: tuple[int | bool, ...], per_page: int, offset: int, loc
     test holds the two equal), so the server neither decodes 25 columns per row nor builds and
     encodes the items; it splices the array into the envelope.
 
-    The page's ids come from the list index exactly as in `page_sql`; what is not stored is
+    The page's ids are `_page_ids`, as in `page_sql`; what is not stored is
     added here: the members that follow from the lifecycle status in the tenant's locale (one
     literal per status, our own vocabulary), whether a retry may be forced (the tenant's
     configuration), and the commerce, joined by primary key so that a rename rewrites no item.
@@ -205,8 +212,7 @@ def page_json_sql(shape: tuple[int | bool, ...], per_page: int, offset: int, loc
     return (
         f"SELECT '[' || coalesce(string_agg({item}, ','"
         " ORDER BY i.scheduled_at, i.activity_id), '') || ']'"
-        f" FROM (SELECT id FROM activities WHERE {_where(shape)}"
-        f" ORDER BY scheduled_at, id LIMIT {int(per_page)} OFFSET {int(offset)}) AS page"
+        f" FROM {_page_ids(shape, per_page, offset)}"
         " JOIN task_list_items i ON i.activity_id = page.id"
         " JOIN commerce_assignments ca ON ca.activity_id = page.id"
         " JOIN commerces c ON c.id = ca.commerce_id"
