@@ -454,16 +454,27 @@ def run_p9(server: Server, seeded: Seeded, args: argparse.Namespace, base: float
                     "contacts": [{"contact_type": "PHONE", "value": "+56912345678", "is_primary": True}]}]}
         for i in range(SYNC_SIZE)
     ]  # fmt: skip
+    return _sync_row(
+        server, seeded, args, base, items, f"P9 POST /api/commerces/sync x{SYNC_SIZE}",
+        "(1 address, 1 user with 1 contact each)",
+    )  # fmt: skip
+
+
+def _sync_row(
+    server: Server, seeded: Seeded, args: argparse.Namespace, base: float,
+    items: list[dict[str, Any]], name: str, note: str,
+) -> Row:  # fmt: skip
+    """A P9 row: `items` posted to the commerces sync, judged on items per second."""
     request = _templated("/api/commerces/sync", seeded.api_key, {"items": items}, 201)
     # A 1000-item sync is a bulk job, not chat: a few concurrent uploaders is the realistic load,
     # and with 32 the first round alone can outlast a short measuring window.
     m = drive(
         server, request, argparse.Namespace(**{**vars(args), "clients": min(args.clients, 4)})
     )
-    row = measure_row(server, f"P9 POST /api/commerces/sync x{SYNC_SIZE}", m, base)
+    row = measure_row(server, name, m, base)
     per_s = row.rps * SYNC_SIZE
     row.detail["items_per_s"] = per_s
-    row.notes.append(f"{per_s:.0f} items/s (1 address, 1 user with 1 contact each)")
+    row.notes.append(f"{per_s:.0f} items/s {note}")
     row.judge(
         per_s >= P9_MIN_ITEMS_PER_S and m.errors == 0,
         f">= {P9_MIN_ITEMS_PER_S:.0f} items/s, 0 errors",
@@ -504,22 +515,12 @@ def run_p9_rename(server: Server, seeded: Seeded, args: argparse.Namespace, base
         {"external_id": f"sync-r{{seq}}-{i}", "name": f"Sync store {i}"}
         for i in range(SYNC_SIZE - 1)
     ]
-    request = _templated("/api/commerces/sync", seeded.api_key, {"items": items}, 201)
-    m = drive(
-        server, request, argparse.Namespace(**{**vars(args), "clients": min(args.clients, 4)})
-    )
-    row = measure_row(server, f"P9 sync x{SYNC_SIZE} renaming a commerce of 50 000", m, base)
-    per_s = row.rps * SYNC_SIZE
-    row.detail["items_per_s"] = per_s
-    row.notes.append(
-        f"{per_s:.0f} items/s; one item of each sync renames the commerce that"
-        f" {BIG_COMMERCE_ACTIVITIES} activities are assigned to"
-    )
-    row.judge(
-        per_s >= P9_MIN_ITEMS_PER_S and m.errors == 0,
-        f">= {P9_MIN_ITEMS_PER_S:.0f} items/s, 0 errors",
-    )
-    return row
+    return _sync_row(
+        server, seeded, args, base, items,
+        f"P9 sync x{SYNC_SIZE} renaming a commerce of 50 000",
+        f"(one item of each sync renames the commerce that {BIG_COMMERCE_ACTIVITIES}"
+        " activities are assigned to)",
+    )  # fmt: skip
 
 
 def run_main(
