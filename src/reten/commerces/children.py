@@ -29,7 +29,6 @@ from reten.commerces.queries import (
     get_commerce,
     get_contact,
     get_user,
-    table_of,
     user_bundle,
 )
 from reten.commerces.schemas import (
@@ -41,7 +40,7 @@ from reten.commerces.schemas import (
     ContactUpdate,
     check_contact_value,
 )
-from reten.kit.db import TenantRepository
+from reten.kit.db import TenantRepository, table_of
 from reten.kit.errors import NotFound, ValidationFailed
 from reten.kit.time import utcnow
 from reten.kit.unique import unique_as_conflict, violated

@@ -21,14 +21,14 @@ from reten.commerces.models import (
     Contact,
     RecordSource,
 )
-from reten.commerces.queries import ADDRESS_FIELDS, table_of
+from reten.commerces.queries import ADDRESS_FIELDS
 from reten.commerces.schemas import (
     AddressInput,
     CommerceInputBase,
     CommerceSyncItem,
     CommerceUserInput,
 )
-from reten.kit.db import TenantRepository
+from reten.kit.db import TenantRepository, table_of
 from reten.kit.time import utcnow
 from reten.kit.validators import merge_metadata, split_name
 

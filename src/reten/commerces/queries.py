@@ -8,9 +8,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Select, Table, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reten.commerces.models import (
@@ -22,7 +22,7 @@ from reten.commerces.models import (
     Contact,
     ContactType,
 )
-from reten.kit.db import Base, TenantRepository
+from reten.kit.db import TenantRepository
 from reten.kit.errors import NotFound
 from reten.kit.listing import paginate, parse_sort, search_clause
 from reten.kit.pagination import PageParams
@@ -69,10 +69,6 @@ class CommerceFilters:
     is_active: bool | None = None
     is_placeholder: bool | None = None
     route_id: uuid.UUID | None = None
-
-
-def table_of(model: type[Base]) -> Table:
-    return cast(Table, model.__table__)
 
 
 def fresh(stmt: Select[Any]) -> Select[Any]:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, case, func, or_, select, tuple_, type_coerce, union, update
+from sqlalchemy import bindparam, case, func, or_, select, tuple_, type_coerce, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -42,7 +42,7 @@ from reten.dispatch.providers import provider_for
 from reten.dispatch.providers.base import DeliveryConfig, Provider
 from reten.dispatch.service import open_config_secrets, settings_of
 from reten.kit.actor import Actor
-from reten.kit.db import Database, TenantRepository, UTCDateTime
+from reten.kit.db import Database, TenantRepository, UTCDateTime, table_of
 from reten.kit.secretbox import SecretBox, SecretBoxError
 from reten.kit.time import ensure_utc, utcnow
 from reten.resolution import service as resolution
@@ -599,8 +599,7 @@ async def _record_provider_ids(
     if params:
         # The table, not the entity: with a list of parameters the ORM would take this for a
         # bulk UPDATE by primary key and drop the `IS NULL` guard.
-        table = Activity.__table__
-        assert isinstance(table, Table)
+        table = table_of(Activity)
         await session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"), table.c.provider_activity_id.is_(None))

@@ -84,6 +84,13 @@ class Base(DeclarativeBase):
     }
 
 
+def table_of(model: type[Base]) -> Table:
+    """The mapped class's table, typed as one (for Core statements that skip the ORM)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 class IdMixin:
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
 
