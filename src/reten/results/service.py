@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import String, Uuid, and_, bindparam, literal_column, null, select
+from sqlalchemy import String, Uuid, and_, bindparam, insert, literal_column, null, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +35,7 @@ from reten.activity_config import service as activity_config
 from reten.activity_config.models import TaskResultType
 from reten.commerces.models import Commerce
 from reten.kit.actor import Actor
-from reten.kit.db import TenantRepository
+from reten.kit.db import TenantRepository, table_of
 from reten.kit.errors import AppError, Conflict, NotFound, ValidationFailed, error_body
 from reten.kit.idempotency import IdempotencyClaim, fingerprint
 from reten.kit.listing import AnySelect, paginate, parse_sort
@@ -179,7 +179,6 @@ async def _register(
     claim: IdempotencyClaim | None,
     render: Callable[[SubmittedResult], dict[str, Any]],
 ) -> Submission:
-    repo = TenantRepository(session, tenant_id)
     if data.occurred_at > utcnow() + MAX_CLOCK_SKEW:
         raise ValidationFailed.one(
             data.field("occurred_at"), "must not be more than 5 minutes in the future"
@@ -187,6 +186,8 @@ async def _register(
     for attempt in range(activities.TRANSITION_ROUNDS):
         found = await _lookup(session, tenant_id, data)
         activity = found.activity
+        # Kept apart from the object: a refused INSERT rolls the session back and expires it.
+        found_id = str(activity.id) if activity else None
         if activity is None and data.activity_id is not None:
             raise NotFound("Activity not found")
         if found.commerce_id is None:
@@ -216,10 +217,13 @@ async def _register(
                     },
                 ) from None
 
-        result_id = uuid.uuid4()
+        now = utcnow()
         result = ActivityResult(
-            id=result_id,
+            id=uuid.uuid4(),
             tenant_id=tenant_id,
+            created_at=now,
+            updated_at=now,
+            superseded_by_id=None,
             activity_id=activity.id if activity else None,
             commerce_id=found.commerce_id,
             source=(ResultSource.RETEN_ACTIVITY if activity else ResultSource.STANDALONE).value,
@@ -250,21 +254,17 @@ async def _register(
                     await session.rollback()
                     continue
             else:
-                repo.add(result)
-            await session.flush()
+                await _insert(session, result)
             submitted = SubmittedResult(result, activity, result_type)
             body = render(submitted)
             if claim is not None:
                 await claim.complete(session, 201, body)
             await session.commit()
         except IntegrityError:
-            # The database refused a second current final result: another request won.
+            # The database refused a second current final result: another request won (the
+            # next round reads its result and answers 409).
             await session.rollback()
-            log.info(
-                "result_race_lost",
-                activity_id=str(activity.id) if activity else None,
-                attempt=attempt,
-            )
+            log.info("result_race_lost", activity_id=found_id, attempt=attempt)
             continue
         log.info(
             "result_registered",
@@ -407,12 +407,11 @@ async def _apply(
         if taken.first() is not None:
             raise Conflict("provider_activity_id already exists")
         values["provider_activity_id"] = data.provider_activity_id
+    # The result goes in before the activity's compare-and-set UPDATE (a lost race rolls both
+    # back): on PostgreSQL the task list's read model renders the activity's item once, from
+    # that UPDATE, with the result already there, instead of once per statement. The replaced
+    # result is marked first, so the new one never meets it in the one-current-final index.
     superseded = activity.final_result_id if transition.supersedes else None
-    detail = f"result {result.id} {result.status}"
-    if not await activities.apply_transition(
-        session, activity, transition, actor, values=values, event_detail=detail
-    ):
-        return False
     if superseded is not None:
         await session.execute(
             TenantRepository(session, activity.tenant_id)
@@ -421,8 +420,19 @@ async def _apply(
             .values(superseded_by_id=result.id)
             .execution_options(synchronize_session=False)
         )
-    session.add(result)
-    return True
+    await _insert(session, result)
+    detail = f"result {result.id} {result.status}"
+    return await activities.apply_transition(
+        session, activity, transition, actor, values=values, event_detail=detail
+    )
+
+
+async def _insert(session: AsyncSession, result: ActivityResult) -> None:
+    """Write `result` (built with every column set) with a Core INSERT. The object stays out of
+    the session: the ORM's unit of work cost more than the statement itself, and the object is
+    only read afterwards, to render the response."""
+    table = table_of(ActivityResult)
+    await session.execute(insert(table), {c.key: getattr(result, c.key) for c in table.columns})
 
 
 @dataclass(frozen=True)
