@@ -8,6 +8,7 @@ Free-form objects (metadata, payloads) are copied verbatim: their keys are the c
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,10 @@ from typing import Any
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
+@functools.lru_cache(maxsize=4096)
 def to_snake(name: str) -> str:
+    # Cached: every key of every request body passes here, and a body's keys are nearly always
+    # the same few dozen names (bounded, so a caller's made-up keys only evict).
     return _CAMEL_BOUNDARY.sub(r"_\1", name).lower()
 
 
