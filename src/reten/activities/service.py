@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import Update, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -129,11 +129,8 @@ async def apply_transition(
     }
     if not await write_if_unchanged(session, activity, changes):
         return False
-    # A Core INSERT: the ORM's unit of work cost more than the statement (this runs on every
-    # result submission).
     await session.execute(
-        insert(table_of(ActivityStatusEvent)),
-        _event_values(activity, transition, actor, event_detail, now),
+        _INSERT_EVENT, _event_values(activity, transition, actor, event_detail, now)
     )
     mark_changed(session.sync_session, activity.tenant_id)
     if transition.to_status == ActivityStatus.READY:
@@ -186,18 +183,34 @@ async def apply_transition_many(
     return [a for a, _ in written]
 
 
+# A Core INSERT built once: it runs on every result submission, and the ORM's unit of work (or a
+# statement built per call) cost more than executing it.
+_INSERT_EVENT = insert(table_of(ActivityStatusEvent))
+
+
+@functools.lru_cache(maxsize=64)
+def _compare_and_set(keys: tuple[str, ...]) -> Update:
+    """The compare-and-set UPDATE setting `keys`, built once per set of keys with every value
+    bound: it runs in every transition (each result submission), and building and keying a
+    fresh statement cost more than executing it. The table, not the entity: the ORM's bulk
+    UPDATE has nothing to synchronise (the caller mirrors the values on the object)."""
+    table = table_of(Activity)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("cas_id"), table.c.version == bindparam("cas_version"))
+        .values({key: bindparam(f"new_{key}") for key in keys})
+    )
+
+
 async def write_if_unchanged(
     session: AsyncSession, activity: Activity, changes: dict[str, Any]
 ) -> bool:
     """UPDATE the activity with `changes` (which bump `version`) if it is still at the version it
     was read at; mirror them on the object. False, and nothing written, otherwise."""
-    # The table, not the entity: the ORM's bulk UPDATE machinery has nothing to synchronise here
-    # (the object is updated below) and cost more than the statement.
-    table = table_of(Activity)
+    params = {f"new_{key}": value for key, value in changes.items()}
     result = await session.execute(
-        update(table)
-        .where(table.c.id == activity.id, table.c.version == activity.version)
-        .values(**changes)
+        _compare_and_set(tuple(changes)),
+        {"cas_id": activity.id, "cas_version": activity.version, **params},
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False

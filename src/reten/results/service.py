@@ -431,8 +431,11 @@ async def _insert(session: AsyncSession, result: ActivityResult) -> None:
     """Write `result` (built with every column set) with a Core INSERT. The object stays out of
     the session: the ORM's unit of work cost more than the statement itself, and the object is
     only read afterwards, to render the response."""
-    table = table_of(ActivityResult)
-    await session.execute(insert(table), {c.key: getattr(result, c.key) for c in table.columns})
+    await session.execute(_INSERT_RESULT, {key: getattr(result, key) for key in _RESULT_COLUMNS})
+
+
+_INSERT_RESULT = insert(table_of(ActivityResult))
+_RESULT_COLUMNS = tuple(column.key for column in table_of(ActivityResult).columns)
 
 
 @dataclass(frozen=True)
