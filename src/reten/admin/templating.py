@@ -28,15 +28,21 @@ def when(value: datetime | str | None, empty: str = "—") -> Markup:
     if value is None or value == "":
         return Markup(escape(empty))
     if isinstance(value, str):
-        # The API's read models (ActivityDetail...) carry ISO strings.
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    utc = ensure_utc(value)
+        # The API's read models (ActivityDetail...) carry ISO strings, already the UTC value
+        # the title shows.
+        stamp = value
+        utc = ensure_utc(datetime.fromisoformat(value))
+    else:
+        utc = ensure_utc(value)
+        stamp = iso(utc) or ""
     local = utc.astimezone(_page_tz.get() or UTC_ZONE)
-    stamp = iso(utc)
-    return Markup(
-        f'<time datetime="{escape(stamp)}" title="{escape(stamp)} UTC">'
-        f"{escape(local.strftime('%Y-%m-%d %H:%M'))}</time>"
+    # Digits and separators only, so nothing to escape; formatted by hand because lists call
+    # this twice a row, and strftime cost several times the rest.
+    shown = (
+        f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
     )
+    stamp = escape(stamp)
+    return Markup(f'<time datetime="{stamp}" title="{stamp} UTC">{shown}</time>')
 
 
 def badge(text: object, kind: str = "neutral") -> Markup:
@@ -50,9 +56,28 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={__version__}"
 
 
+# dict's own methods: `x.items()` on a dict means the method even when it has an "items" key.
+_DICT_METHODS = frozenset(dir(dict))
+
+
+class _PanelEnvironment(Environment):
+    """Jinja2's environment with a faster `x.name` on dicts, which most page values are (the
+    API's read models): Jinja2 tries the attribute first and the key only after its
+    AttributeError, which cost a tenth of a list page; here the key comes first, as the
+    fallback would have given it."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_METHODS:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(
+    env = _PanelEnvironment(
         loader=PackageLoader("reten.admin", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
