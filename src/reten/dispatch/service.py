@@ -483,6 +483,14 @@ async def activity_attempts(
     )
     if found.first() is None:
         raise NotFound(ACTIVITY_NOT_FOUND)
+    return await attempts_of(session, tenant_id, activity_id)
+
+
+async def attempts_of(
+    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID
+) -> list[DispatchAttempt]:
+    """`activity_attempts` of an activity the caller already found in the tenant."""
+    repo = TenantRepository(session, tenant_id)
     stmt = (
         repo.select(DispatchAttempt)
         .where(DispatchAttempt.activity_id == activity_id)

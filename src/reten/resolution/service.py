@@ -547,6 +547,14 @@ async def target_users(
 ) -> list[TargetUserView]:
     """The activity's target user (zero or one) with its commerce user; 404 for no activity."""
     await get_activity(session, tenant_id, activity_id)
+    return await target_users_of(session, tenant_id, activity_id)
+
+
+async def target_users_of(
+    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID
+) -> list[TargetUserView]:
+    """`target_users` of an activity the caller already found in the tenant (a page showing
+    several of its parts checks once)."""
     repo = TenantRepository(session, tenant_id)
     stmt = (
         repo.where(ActivityTargetUser, select(ActivityTargetUser, CommerceUser))
@@ -564,6 +572,13 @@ async def attributes(
 ) -> list[tuple[ActivityAttribute, AttributeKey]]:
     """The activity's attributes with their keys, ordered by key; 404 for no activity."""
     await get_activity(session, tenant_id, activity_id)
+    return await attributes_of(session, tenant_id, activity_id)
+
+
+async def attributes_of(
+    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID
+) -> list[tuple[ActivityAttribute, AttributeKey]]:
+    """`attributes` of an activity the caller already found in the tenant."""
     repo = TenantRepository(session, tenant_id)
     stmt = (
         repo.where(ActivityAttribute, select(ActivityAttribute, AttributeKey))

@@ -159,9 +159,10 @@ async def _detail_page(
     status_code: int = 200,
 ) -> Response:
     detail = await detail_or_404(session, ctx.tenant_id, activity_id)
-    targets = await resolution.target_users(session, ctx.tenant_id, activity_id)
-    attributes = await resolution.attributes(session, ctx.tenant_id, activity_id)
-    attempts = await dispatch_configs.activity_attempts(session, ctx.tenant_id, activity_id)
+    # Found (or 404) once, above: each part below would check again.
+    targets = await resolution.target_users_of(session, ctx.tenant_id, activity_id)
+    attributes = await resolution.attributes_of(session, ctx.tenant_id, activity_id)
+    attempts = await dispatch_configs.attempts_of(session, ctx.tenant_id, activity_id)
     return render(
         request,
         "activities/detail.html",
