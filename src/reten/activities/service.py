@@ -184,7 +184,9 @@ async def apply_transition_many(
 
 
 # A Core INSERT built once: it runs on every result submission, and the ORM's unit of work (or a
-# statement built per call) cost more than executing it.
+# statement built per call) cost more than executing it. Creation and apply_transition_many keep
+# `_event` objects on purpose: the unit of work orders them after their activities' INSERTs and
+# writes a whole batch's events in one multi-row statement.
 _INSERT_EVENT = insert(table_of(ActivityStatusEvent))
 
 
