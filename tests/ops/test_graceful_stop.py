@@ -64,7 +64,9 @@ class TestSigterm:
         receiver.answer(Reply(delay=1.0))
         # Answered by the request in flight; on a channel without a config, so never delivered.
         answer_to = await factory.task(t.world, channel=Channel.CALLCENTER)
-        ids = await _create(db, t.world, 12)
+        # Ten seconds of deliveries at 4 × 1 s: a loaded machine may take seconds between the
+        # first delivery and the signal, and the test needs some left undelivered by then.
+        ids = await _create(db, t.world, 40)
 
         server = procs.start("serve", RETEN_SHUTDOWN_GRACE_SECONDS="15")
         await server.until_ready()
