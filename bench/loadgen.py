@@ -1,9 +1,9 @@
-"""The load generator: runs in its own process, `python -m bench.loadgen SPEC.json`.
+"""The load generator: runs in its own process, `python -m bench.loadgen SPEC.json OUT.json`.
 
 It opens N keep-alive HTTP/1.1 connections to 127.0.0.1 and drives them from N asyncio tasks,
 each sending its next request as soon as the previous answer is read (closed loop). A warm-up
 phase is discarded, then every request that completes inside the measurement window is counted.
-The result is one JSON object on stdout.
+The result is one JSON object, written to OUT.json.
 
 Why a hand-written HTTP/1.1 client rather than httpx: the generator shares two CPU cores with
 the server and PostgreSQL. httpx spends roughly as much CPU per request as the server's baseline
@@ -268,11 +268,9 @@ def main() -> None:
         result = asyncio.run(run(spec))
     else:
         result = uvloop.run(run(spec))
-    # The event loop may leave stdout non-blocking; a result larger than the pipe's buffer (the
-    # latencies of a fast workload) would then be cut short when the reader is slow to drain it.
-    os.set_blocking(sys.stdout.fileno(), True)
-    sys.stdout.write(json.dumps(result))
-    sys.stdout.flush()
+    # A file rather than stdout: the event loop may leave stdout non-blocking, and a result larger
+    # than the pipe's buffer (the latencies of a fast workload) was then cut short.
+    Path(sys.argv[2]).write_text(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -146,17 +146,19 @@ def drive(
     }  # fmt: skip
     spec_file = RESULTS / "loadgen-spec.json"
     spec_file.write_text(json.dumps(spec))
+    out_file = RESULTS / "loadgen-result.json"
+    out_file.unlink(missing_ok=True)
     sessions = asyncio.run(session_count(args.database))
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     with CpuMeter(server.pid, args.database) as meter:
         done = subprocess.run(
-            [sys.executable, "-m", "bench.loadgen", str(spec_file)],
+            [sys.executable, "-m", "bench.loadgen", str(spec_file), str(out_file)],
             cwd=ROOT, capture_output=True, text=True,
             timeout=spec["warmup_s"] + spec["duration_s"] + LOADGEN_GRACE_S,
         )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{done.stderr}")
-    m = Measurement(**json.loads(done.stdout))
+    m = Measurement(**json.loads(out_file.read_text()))
     # The load generator is our only child reaped in between, so the delta is its CPU.
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     loadgen_s = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
