@@ -271,6 +271,14 @@ async def _bulk(conn: asyncpg.Connection, tid: uuid.UUID, cfg: SeedConfig, pool_
          "created_at", "updated_at"),
         results,
     )  # fmt: skip
+    # The results were copied after the activities that point at them (their foreign key wants
+    # the activities first), and a result's item follows only its activity's UPDATE: render the
+    # items of those activities again, as that UPDATE would have.
+    await conn.execute(
+        "SELECT reten_render_task_items(ARRAY(SELECT activity_id FROM activity_results"
+        " WHERE tenant_id = $1))",
+        tid,
+    )
 
     # P2 takes activities from the far end of the schedule, so P1's first pages stay the same
     # if P1 is run again on a kept database.

@@ -87,7 +87,7 @@ async def seed_demo(db: Database, base_url: str, *, rng_seed: int = 7) -> DemoSu
         tenant = await tenants.get_by_slug(session, DEMO_SLUG)
         created = tenant is None
         if tenant is None:
-            tenant = await _create(session, password, random.Random(rng_seed))
+            tenant = await _create(db, session, password, random.Random(rng_seed))
         admin = await users.get_by_email(session, DEMO_ADMIN_EMAIL)
         assert admin is not None, "the demo tenant exists without its admin"
         if not created:
@@ -114,7 +114,7 @@ async def seed_demo(db: Database, base_url: str, *, rng_seed: int = 7) -> DemoSu
         )
 
 
-async def _create(session: AsyncSession, password: str, rng: random.Random) -> Tenant:
+async def _create(db: Database, session: AsyncSession, password: str, rng: random.Random) -> Tenant:
     tenant = await tenants.setup_tenant(
         session,
         TenantSetup(
@@ -189,6 +189,8 @@ async def _create(session: AsyncSession, password: str, rng: random.Random) -> T
             system,
         )
         created.append((activity, store, op))
+    # Results are submitted as the endpoints submit them, each in its own session.
+    await session.commit()
 
     # A few activities already handled, so every integration status shows up; most stay READY.
     plan = {40: ResultStatus.COMPLETED, 41: ResultStatus.COMPLETED, 42: ResultStatus.COMPLETED,
@@ -199,7 +201,7 @@ async def _create(session: AsyncSession, password: str, rng: random.Random) -> T
     for index, status in plan.items():
         activity, store, op = created[index]
         await results.submit(
-            session,
+            db,
             tid,
             system,
             ResultSubmission(

@@ -144,14 +144,13 @@ class TestActivityDetail:
     ) -> None:
         world = await factory.world()
         activity_id = await factory.task(world)
-        async with factory.db.sessionmaker() as session:
-            await results.submit(
-                session,
-                world.tenant_id,
-                Actor.system(),
-                result_submission(world, activity_id),
-                lambda s: {},
-            )
+        await results.submit(
+            factory.db,
+            world.tenant_id,
+            Actor.system(),
+            result_submission(world, activity_id),
+            lambda s: {},
+        )
         key = await factory.api_key(world, [Permission.VIEW_ACTIVITIES])
         response = await client.get(f"/api/activities/{activity_id}", headers={"x-api-key": key})
         assert response.status_code == 200
@@ -221,14 +220,13 @@ class TestCancel:
     ) -> None:
         world = await factory.world()
         activity_id = await factory.task(world)
-        async with factory.db.sessionmaker() as session:
-            await results.submit(
-                session,
-                world.tenant_id,
-                Actor.system(),
-                result_submission(world, activity_id),
-                lambda s: {},
-            )
+        await results.submit(
+            factory.db,
+            world.tenant_id,
+            Actor.system(),
+            result_submission(world, activity_id),
+            lambda s: {},
+        )
         response = await client.patch(
             f"/api/activities/{activity_id}/cancel",
             headers=await admin_headers(factory, world),

@@ -47,7 +47,7 @@ async def _apply(
         try:
             if kind == "result":
                 await results.submit(
-                    session, world.tenant_id, Actor.system(),
+                    factory.db, world.tenant_id, Actor.system(),
                     result_submission(world, activity_id, status=arg, hard_override=flag, result_code="NO_CONTACT"),
                     lambda s: {},
                 )  # fmt: skip

@@ -572,7 +572,7 @@ class TestProviderIdConflict:
 class TestStatements:
     """A submission is a fixed handful of statements and one commit, whatever the tenant holds."""
 
-    async def test_one_read_three_writes_one_commit(
+    async def test_one_read_and_the_writes_in_one_statement_on_postgres(
         self, client: httpx.AsyncClient, factory: Factory, db: Database
     ) -> None:
         world, activity_id, key = await setup(factory)
@@ -580,30 +580,83 @@ class TestStatements:
         warm = await post(client, key, result_body(world, await factory.task(world)))
         assert warm.status_code == 201
         commits: list[object] = []
+        # After each statement, whether the server reports an open transaction (asyncpg reads it
+        # from every ReadyForQuery message).
+        in_transaction: list[bool] = []
 
         def count_commit(conn: object) -> None:
             commits.append(conn)
 
+        def after_statement(conn: Any, *_: Any) -> None:
+            if db.dialect == "postgresql":
+                in_transaction.append(conn.connection.driver_connection.is_in_transaction())
+
         event.listen(db.engine.sync_engine, "commit", count_commit)
+        event.listen(db.engine.sync_engine, "after_cursor_execute", after_statement)
         try:
             with statements(db) as seen:
                 response = await post(client, key, result_body(world, activity_id))
         finally:
             event.remove(db.engine.sync_engine, "commit", count_commit)
+            event.remove(db.engine.sync_engine, "after_cursor_execute", after_statement)
         assert response.status_code == 201, response.text
         # The lookup (activity, its commerce, the body's commerce, the result type and the
-        # operator in one SELECT), the result, the activity's compare-and-set UPDATE (after the
-        # result, so the read model renders the item once) and its status event.
+        # operator in one SELECT), then the writes. On PostgreSQL the activity's compare-and-set
+        # UPDATE, its status event and the result are one statement, and no transaction is
+        # opened around the two (each commits by itself). SQLite writes the result, the UPDATE
+        # and the event one by one in one transaction.
         kinds = [" ".join(sql.split()[:3]).upper() for sql in seen]
-        assert kinds == [
-            kinds[0],
-            "INSERT INTO ACTIVITY_RESULTS",
-            "UPDATE ACTIVITIES SET",
-            "INSERT INTO ACTIVITY_STATUS_EVENTS",
-        ]
+        if db.dialect == "postgresql":
+            assert kinds == [kinds[0], "WITH CAS AS"]
+            write = " ".join(seen[1].split()).upper()
+            assert "UPDATE ACTIVITIES SET" in write
+            assert "INSERT INTO ACTIVITY_STATUS_EVENTS" in write
+            assert "INSERT INTO ACTIVITY_RESULTS" in write
+            assert in_transaction == [False, False]
+        else:
+            assert kinds == [
+                kinds[0],
+                "INSERT INTO ACTIVITY_RESULTS",
+                "UPDATE ACTIVITIES SET",
+                "INSERT INTO ACTIVITY_STATUS_EVENTS",
+            ]
+            assert len(commits) == 1
         assert kinds[0].startswith("SELECT")
-        assert len(commits) == 1
         activity, results, _ = await stored(db, activity_id)
         assert activity.final_result_id == results[0].id
         # The operator named by its external id was found by the same lookup.
         assert results[0].operator_id == world.operator_id
+
+    async def test_an_override_that_replaces_a_final_result_writes_in_one_transaction(
+        self, client: httpx.AsyncClient, factory: Factory, db: Database
+    ) -> None:
+        # Two writes (the replaced result is marked, then the transition): outside a
+        # transaction a failed compare-and-set would leave the first one behind.
+        world, activity_id, key = await setup(factory)
+        first = (await post(client, key, result_body(world, activity_id))).json()
+        ran: list[tuple[str, bool]] = []
+
+        def after_statement(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
+            if db.dialect == "postgresql":
+                driver = conn.connection.driver_connection
+                ran.append((" ".join(sql.split()[:2]).upper(), driver.is_in_transaction()))
+
+        event.listen(db.engine.sync_engine, "after_cursor_execute", after_statement)
+        try:
+            body = result_body(world, activity_id, status="NOT_EFFECTIVE", hard_override=True,
+                               task_result={"result": "NOT_INTERESTED"})  # fmt: skip
+            second = await post(client, key, body)
+        finally:
+            event.remove(db.engine.sync_engine, "after_cursor_execute", after_statement)
+        assert second.status_code == 201, second.text
+        _, results, _ = await stored(db, activity_id)
+        by_id = {str(r.id): r for r in results}
+        assert str(by_id[first["id"]].superseded_by_id) == second.json()["id"]
+        if db.dialect == "postgresql":
+            # The lookup outside a transaction finds the override, and the submission starts
+            # again in one: the lookup, the replaced result's UPDATE, the transition.
+            assert ran[0] == ("SELECT ACTIVITIES.TYPE,", False)
+            assert [kind for kind, _ in ran[1:]] == [
+                "SELECT ACTIVITIES.TYPE,", "UPDATE ACTIVITY_RESULTS", "WITH CAS",
+            ]  # fmt: skip
+            assert all(open_ for _, open_ in ran[1:])

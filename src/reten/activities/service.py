@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Insert,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -110,11 +121,20 @@ async def apply_transition(
     event_detail: str | None = None,
     lifecycle_detail: str | None = None,
     values: dict[str, Any] | None = None,
+    with_row: tuple[Table, dict[str, Any]] | None = None,
 ) -> bool:
     """Write `transition` if the activity is still at the version it was read at.
 
-    Returns False (and writes nothing) when another writer got there first; the caller re-reads
-    and decides again. Does not commit.
+    Returns False (and writes nothing of its own) when another writer got there first; the
+    caller rolls back, re-reads and decides again. Does not commit. `with_row` is a row (a
+    table and every column's value) that belongs to the transition, such as the result that
+    causes it: it is written with the activity and its event.
+
+    On PostgreSQL the compare-and-set UPDATE, the event and `with_row` are one statement
+    (`_one_statement`): each statement is a round trip and, through SQLAlchemy and asyncpg, a
+    fixed cost in the server's CPU larger than executing it, on the two hottest writes (a
+    result submission and a delivery outcome). SQLite has no data-modifying CTEs, and no round
+    trips to save: there they are separate statements, `with_row` first.
     """
     now = utcnow()
     changes: dict[str, Any] = {
@@ -127,11 +147,16 @@ async def apply_transition(
         "updated_at": now,
         **(values or {}),
     }
-    if not await write_if_unchanged(session, activity, changes):
-        return False
-    await session.execute(
-        _INSERT_EVENT, _event_values(activity, transition, actor, event_detail, now)
-    )
+    event = _event_values(activity, transition, actor, event_detail, now)
+    if session.get_bind().dialect.name == "postgresql":
+        if not await _write_in_one_statement(session, activity, changes, event, with_row):
+            return False
+    else:
+        if with_row is not None:
+            await session.execute(insert(with_row[0]), with_row[1])
+        if not await write_if_unchanged(session, activity, changes):
+            return False
+        await session.execute(_INSERT_EVENT, event)
     mark_changed(session.sync_session, activity.tenant_id)
     if transition.to_status == ActivityStatus.READY:
         signal.mark(session.sync_session)
@@ -204,6 +229,55 @@ def _compare_and_set(keys: tuple[str, ...]) -> Update:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _one_statement(keys: tuple[str, ...], with_table: Table | None) -> Select[int]:
+    """`_compare_and_set(keys)` with the event's INSERT (and a `with_table` row's) in one
+    statement, built once per shape:
+
+        WITH cas AS (UPDATE activities SET … WHERE id = … AND version = … RETURNING id),
+             event AS (INSERT INTO activity_status_events SELECT <values> FROM cas),
+             row AS (INSERT INTO <with_table> SELECT <values> FROM cas)
+        SELECT count(*) FROM cas
+
+    Each INSERT selects from `cas`, so it writes nothing when the activity has moved on (the
+    count is then 0). All three happen at once as far as the task list's read model is
+    concerned: its triggers run after the whole statement and see the row too."""
+    cas = _compare_and_set(keys).returning(table_of(Activity).c.id).cte("cas")
+
+    def insert_from_cas(table: Table, prefix: str) -> Insert:
+        columns = list(table.columns)
+        values = select(*(bindparam(f"{prefix}{c.key}", type_=c.type) for c in columns))
+        return insert(table).from_select([c.key for c in columns], values.select_from(cas))
+
+    stmt = select(func.count()).select_from(cas)
+    stmt = stmt.add_cte(insert_from_cas(table_of(ActivityStatusEvent), "event_").cte("event"))
+    if with_table is not None:
+        stmt = stmt.add_cte(insert_from_cas(with_table, "row_").cte("row"))
+    return stmt
+
+
+async def _write_in_one_statement(
+    session: AsyncSession,
+    activity: Activity,
+    changes: dict[str, Any],
+    event: dict[str, Any],
+    with_row: tuple[Table, dict[str, Any]] | None,
+) -> bool:
+    params = {
+        "cas_id": activity.id,
+        "cas_version": activity.version,
+        **{f"new_{key}": value for key, value in changes.items()},
+        **{f"event_{key}": value for key, value in event.items()},
+    }
+    if with_row is not None:
+        params.update({f"row_{key}": value for key, value in with_row[1].items()})
+    stmt = _one_statement(tuple(changes), with_row[0] if with_row is not None else None)
+    if (await session.execute(stmt, params)).scalar_one() != 1:
+        return False
+    _mirror(activity, changes)
+    return True
+
+
 async def write_if_unchanged(
     session: AsyncSession, activity: Activity, changes: dict[str, Any]
 ) -> bool:
@@ -216,11 +290,15 @@ async def write_if_unchanged(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    # Mirror the row in memory as already persisted: a plain setattr would make the ORM flush
-    # a second, unchecked UPDATE of the same row.
+    _mirror(activity, changes)
+    return True
+
+
+def _mirror(activity: Activity, changes: dict[str, Any]) -> None:
+    """Mirror a written UPDATE on the object as already persisted: a plain setattr would make the
+    ORM flush a second, unchecked UPDATE of the same row."""
     for key, value in changes.items():
         set_committed_value(activity, key, value)
-    return True
 
 
 def _event_values(

@@ -133,7 +133,6 @@ async def submit_result(
     request: Request,
     principal: Principal = Depends(integration_key(Permission.SUBMIT_ACTIVITY_RESULT)),
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
-    session: AsyncSession = DbSession,
 ) -> Response:
     key = validate_key(idempotency_key)
     raw = parse_object(await request.body())
@@ -143,7 +142,7 @@ async def submit_result(
     names = spelled(raw, RESULT_FIELD_NAMES, FREEFORM_KEYS)
     submission = ResultSubmission.of(data, RESULT_STATUS_IN[data.status], names)
     outcome = await results.submit(
-        session,
+        get_runtime(request).db,
         principal.require_tenant(),
         principal.actor(),
         submission,

@@ -231,6 +231,18 @@ class Database:
                 connect_args=kwargs["connect_args"],
             )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Sessions on the write pool whose statements each commit on their own, for work whose
+        # only write is one statement (a result submission): there BEGIN and COMMIT are two round
+        # trips that protect nothing. None where a statement outside a transaction is unsafe
+        # (PgBouncer, see `read_engine`) or saves nothing (SQLite, in process).
+        self.autocommit_sessionmaker: async_sessionmaker[AsyncSession] | None = (
+            None
+            if self.read_engine is self.engine
+            else async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+        )
 
     @property
     def dialect(self) -> str:

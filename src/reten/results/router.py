@@ -42,7 +42,7 @@ from reten.results.service import (
     SubmittedResult,
 )
 from reten.results.views import result_item
-from reten.runtime import DbSession
+from reten.runtime import DbSession, get_runtime
 
 router = APIRouter(prefix="/api/activity-results", tags=["Activity results"])
 
@@ -70,7 +70,6 @@ async def create_result(
     request: Request,
     principal: Principal = Depends(tenant_principal(Permission.CREATE_ACTIVITY)),
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
-    session: AsyncSession = DbSession,
 ) -> Response:
     key = validate_key(idempotency_key)
     raw = parse_object(await request.body())
@@ -83,7 +82,7 @@ async def create_result(
         )
     submission = ResultSubmission.of(data, data.status, names)
     outcome = await service.submit(
-        session,
+        get_runtime(request).db,
         principal.require_tenant(),
         principal.actor(),
         submission,

@@ -35,7 +35,7 @@ from reten.activity_config import service as activity_config
 from reten.activity_config.models import TaskResultType
 from reten.commerces.models import Commerce
 from reten.kit.actor import Actor
-from reten.kit.db import TenantRepository, table_of
+from reten.kit.db import Database, TenantRepository, table_of
 from reten.kit.errors import AppError, Conflict, NotFound, ValidationFailed, error_body
 from reten.kit.idempotency import IdempotencyClaim, fingerprint
 from reten.kit.listing import AnySelect, paginate, parse_sort
@@ -129,7 +129,7 @@ class Submission:
 
 
 async def submit(
-    session: AsyncSession,
+    db: Database,
     tenant_id: uuid.UUID,
     actor: Actor,
     data: ResultSubmission,
@@ -138,7 +138,47 @@ async def submit(
     idempotency_key: str | None = None,
     request_body: Any = None,
 ) -> Submission:
-    """Register a result, honouring `Idempotency-Key` when given."""
+    """Register a result, honouring `Idempotency-Key` when given.
+
+    Without a key, where the database allows it (`Database.autocommit_sessionmaker`), the
+    submission runs outside a transaction: its one write is one statement
+    (`activities.apply_transition`), atomic by itself, and its read is checked by that
+    statement's compare-and-set, so BEGIN and COMMIT would be two round trips that protect
+    nothing. A submission that must write more (a hard override replacing a final result) starts
+    again in a transaction."""
+    if idempotency_key is None and db.autocommit_sessionmaker is not None:
+        async with db.autocommit_sessionmaker() as session:
+            try:
+                return await _submit(session, tenant_id, actor, data, render, one_statement=True)
+            except _TwoWrites:
+                pass
+    async with db.sessionmaker() as session:
+        return await _submit(
+            session,
+            tenant_id,
+            actor,
+            data,
+            render,
+            idempotency_key=idempotency_key,
+            request_body=request_body,
+        )
+
+
+class _TwoWrites(Exception):
+    """Raised before any write when a submission outside a transaction must write twice."""
+
+
+async def _submit(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    actor: Actor,
+    data: ResultSubmission,
+    render: Callable[[SubmittedResult], dict[str, Any]],
+    *,
+    idempotency_key: str | None = None,
+    request_body: Any = None,
+    one_statement: bool = False,
+) -> Submission:
     claim: IdempotencyClaim | None = None
     if idempotency_key is not None:
         claim = IdempotencyClaim(tenant_id, idempotency_key, fingerprint(request_body))
@@ -147,7 +187,9 @@ async def submit(
             metrics.result_replayed()
             return Submission(stored.status_code, stored.body, replayed=True)
     try:
-        outcome = await _register(session, tenant_id, actor, data, claim, render)
+        outcome = await _register(session, tenant_id, actor, data, claim, render, one_statement)
+    except _TwoWrites:
+        raise
     except AppError as exc:
         metrics.result_failed(exc.status_code)
         await session.rollback()
@@ -178,6 +220,7 @@ async def _register(
     data: ResultSubmission,
     claim: IdempotencyClaim | None,
     render: Callable[[SubmittedResult], dict[str, Any]],
+    one_statement: bool,
 ) -> Submission:
     if data.occurred_at > utcnow() + MAX_CLOCK_SKEW:
         raise ValidationFailed.one(
@@ -248,7 +291,9 @@ async def _register(
         )
         try:
             if activity is not None and transition is not None:
-                applied = await _apply(session, activity, transition, result, actor, data)
+                applied = await _apply(
+                    session, activity, transition, result, actor, data, one_statement
+                )
                 if not applied:
                     # Someone changed the activity since we read it: read again and re-decide.
                     await session.rollback()
@@ -391,7 +436,11 @@ async def _apply(
     result: ActivityResult,
     actor: Actor,
     data: ResultSubmission,
+    one_statement: bool,
 ) -> bool:
+    superseded = activity.final_result_id if transition.supersedes else None
+    if superseded is not None and one_statement:
+        raise _TwoWrites
     values: dict[str, Any] = {"current_result_id": result.id}
     if data.status != ResultStatus.PENDING:
         values["final_result_id"] = result.id
@@ -407,11 +456,11 @@ async def _apply(
         if taken.first() is not None:
             raise Conflict("provider_activity_id already exists")
         values["provider_activity_id"] = data.provider_activity_id
-    # The result goes in before the activity's compare-and-set UPDATE (a lost race rolls both
-    # back): on PostgreSQL the task list's read model renders the activity's item once, from
-    # that UPDATE, with the result already there, instead of once per statement. The replaced
-    # result is marked first, so the new one never meets it in the one-current-final index.
-    superseded = activity.final_result_id if transition.supersedes else None
+    # The replaced result is marked first, so the new one never meets it in the one-current-final
+    # index. The result itself is written by the transition, with the activity's compare-and-set
+    # UPDATE and the event (on PostgreSQL in one statement, see `apply_transition`); a lost race
+    # rolls everything back. The task list's read model renders the item once, from that UPDATE,
+    # with the result already there.
     if superseded is not None:
         await session.execute(
             TenantRepository(session, activity.tenant_id)
@@ -420,22 +469,33 @@ async def _apply(
             .values(superseded_by_id=result.id)
             .execution_options(synchronize_session=False)
         )
-    await _insert(session, result)
     detail = f"result {result.id} {result.status}"
     return await activities.apply_transition(
-        session, activity, transition, actor, values=values, event_detail=detail
+        session,
+        activity,
+        transition,
+        actor,
+        values=values,
+        event_detail=detail,
+        with_row=(_RESULTS, _row_of(result)),
     )
 
 
 async def _insert(session: AsyncSession, result: ActivityResult) -> None:
-    """Write `result` (built with every column set) with a Core INSERT. The object stays out of
-    the session: the ORM's unit of work cost more than the statement itself, and the object is
-    only read afterwards, to render the response."""
-    await session.execute(_INSERT_RESULT, {key: getattr(result, key) for key in _RESULT_COLUMNS})
+    """Write a STANDALONE `result` with a Core INSERT."""
+    await session.execute(_INSERT_RESULT, _row_of(result))
 
 
-_INSERT_RESULT = insert(table_of(ActivityResult))
-_RESULT_COLUMNS = tuple(column.key for column in table_of(ActivityResult).columns)
+def _row_of(result: ActivityResult) -> dict[str, Any]:
+    """Every column of `result` (built with all of them set), for a Core INSERT. The object stays
+    out of the session: the ORM's unit of work cost more than the statement itself, and the
+    object is only read afterwards, to render the response."""
+    return {key: getattr(result, key) for key in _RESULT_COLUMNS}
+
+
+_RESULTS = table_of(ActivityResult)
+_RESULT_COLUMNS = tuple(column.key for column in _RESULTS.columns)
+_INSERT_RESULT = insert(_RESULTS)
 
 
 @dataclass(frozen=True)
