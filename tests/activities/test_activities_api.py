@@ -18,6 +18,17 @@ from tests.factories import Factory, World, result_submission
 BASE = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
 
 
+async def complete(factory: Factory, world: World, activity_id: uuid.UUID) -> None:
+    """Register an EFFECTIVE result for the activity, as the result endpoints do."""
+    await results.submit(
+        factory.db,
+        world.tenant_id,
+        Actor.system(),
+        result_submission(world, activity_id),
+        lambda s: {},
+    )
+
+
 async def admin_headers(factory: Factory, world: World) -> dict[str, str]:
     token = await factory.login(world.admin_email)
     return {"authorization": f"Bearer {token}", "x-tenant-id": str(world.tenant_id)}
@@ -144,13 +155,7 @@ class TestActivityDetail:
     ) -> None:
         world = await factory.world()
         activity_id = await factory.task(world)
-        await results.submit(
-            factory.db,
-            world.tenant_id,
-            Actor.system(),
-            result_submission(world, activity_id),
-            lambda s: {},
-        )
+        await complete(factory, world, activity_id)
         key = await factory.api_key(world, [Permission.VIEW_ACTIVITIES])
         response = await client.get(f"/api/activities/{activity_id}", headers={"x-api-key": key})
         assert response.status_code == 200
@@ -220,13 +225,7 @@ class TestCancel:
     ) -> None:
         world = await factory.world()
         activity_id = await factory.task(world)
-        await results.submit(
-            factory.db,
-            world.tenant_id,
-            Actor.system(),
-            result_submission(world, activity_id),
-            lambda s: {},
-        )
+        await complete(factory, world, activity_id)
         response = await client.patch(
             f"/api/activities/{activity_id}/cancel",
             headers=await admin_headers(factory, world),

@@ -11,11 +11,10 @@ from tests.factories import Factory, Maker, World, result_submission
 
 async def _result(factory: Factory, world: World) -> dict[str, Any]:
     activity_id = await factory.task(world)
-    async with factory.db.sessionmaker() as session:
-        outcome = await results.submit(
-            session, world.tenant_id, Actor.system(), result_submission(world, activity_id),
-            lambda s: {"id": str(s.result.id)},
-        )  # fmt: skip
+    outcome = await results.submit(
+        factory.db, world.tenant_id, Actor.system(), result_submission(world, activity_id),
+        lambda s: {"id": str(s.result.id)},
+    )  # fmt: skip
     return {"id": outcome.body["id"]}
 
 
