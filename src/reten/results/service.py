@@ -146,48 +146,46 @@ async def submit(
     statement's compare-and-set, so BEGIN and COMMIT would be two round trips that protect
     nothing. A submission that must write more (a hard override replacing a final result) starts
     again in a transaction."""
-    if idempotency_key is None and db.autocommit_sessionmaker is not None:
+    claim = (
+        IdempotencyClaim(tenant_id, idempotency_key, fingerprint(request_body))
+        if idempotency_key is not None
+        else None
+    )
+    request = _Request(tenant_id, actor, data, render, claim)
+    if claim is None and db.autocommit_sessionmaker is not None:
         async with db.autocommit_sessionmaker() as session:
             try:
-                return await _submit(session, tenant_id, actor, data, render, one_statement=True)
+                return await _submit(session, request, one_statement=True)
             except _TwoWrites:
                 pass
     async with db.sessionmaker() as session:
-        return await _submit(
-            session,
-            tenant_id,
-            actor,
-            data,
-            render,
-            idempotency_key=idempotency_key,
-            request_body=request_body,
-        )
+        return await _submit(session, request, one_statement=False)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One submission as `submit` received it, with its idempotency claim when keyed."""
+
+    tenant_id: uuid.UUID
+    actor: Actor
+    data: ResultSubmission
+    render: Callable[[SubmittedResult], dict[str, Any]]
+    claim: IdempotencyClaim | None
 
 
 class _TwoWrites(Exception):
     """Raised before any write when a submission outside a transaction must write twice."""
 
 
-async def _submit(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    actor: Actor,
-    data: ResultSubmission,
-    render: Callable[[SubmittedResult], dict[str, Any]],
-    *,
-    idempotency_key: str | None = None,
-    request_body: Any = None,
-    one_statement: bool = False,
-) -> Submission:
-    claim: IdempotencyClaim | None = None
-    if idempotency_key is not None:
-        claim = IdempotencyClaim(tenant_id, idempotency_key, fingerprint(request_body))
+async def _submit(session: AsyncSession, request: _Request, *, one_statement: bool) -> Submission:
+    claim = request.claim
+    if claim is not None:
         stored = await claim.begin(session)
         if stored is not None:
             metrics.result_replayed()
             return Submission(stored.status_code, stored.body, replayed=True)
     try:
-        outcome = await _register(session, tenant_id, actor, data, claim, render, one_statement)
+        outcome = await _register(session, request, one_statement)
     except _TwoWrites:
         raise
     except AppError as exc:
@@ -213,15 +211,8 @@ async def _submit(
     return outcome
 
 
-async def _register(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    actor: Actor,
-    data: ResultSubmission,
-    claim: IdempotencyClaim | None,
-    render: Callable[[SubmittedResult], dict[str, Any]],
-    one_statement: bool,
-) -> Submission:
+async def _register(session: AsyncSession, request: _Request, one_statement: bool) -> Submission:
+    tenant_id, actor, data, claim = request.tenant_id, request.actor, request.data, request.claim
     if data.occurred_at > utcnow() + MAX_CLOCK_SKEW:
         raise ValidationFailed.one(
             data.field("occurred_at"), "must not be more than 5 minutes in the future"
@@ -301,7 +292,7 @@ async def _register(
             else:
                 await _insert(session, result)
             submitted = SubmittedResult(result, activity, result_type)
-            body = render(submitted)
+            body = request.render(submitted)
             if claim is not None:
                 await claim.complete(session, 201, body)
             await session.commit()
