@@ -572,7 +572,7 @@ class TestProviderIdConflict:
 class TestStatements:
     """A submission is a fixed handful of statements and one commit, whatever the tenant holds."""
 
-    async def test_one_read_and_the_writes_in_one_statement_on_postgres(
+    async def test_one_lookup_then_one_write_statement_on_postgres_three_on_sqlite(
         self, client: httpx.AsyncClient, factory: Factory, db: Database
     ) -> None:
         world, activity_id, key = await setup(factory)
